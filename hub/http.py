@@ -1,0 +1,149 @@
+"""ASGI middleware in front of the hub: request ids, the HTTP body limit, GraphQL-shaped errors.
+
+- Every request gets a request id (``X-Request-Id`` response header, ``scope["state"]``), used
+  when logging unexpected errors so an operator can match a report to a log line.
+- A request body over ``max_body_bytes`` is refused with 413 and
+  ``{"errors":[{"message":…,"extensions":{"code":"TOO_LARGE"}}]}`` as soon as the declared
+  length or the bytes read so far exceed the limit; the rest is never read.
+- Plain-text 4xx answers of the GraphQL view (unparsable JSON, no query, …) are re-shaped into
+  GraphQL errors with code ``BAD_REQUEST``; an exception escaping the app becomes a generic
+  500 GraphQL error carrying the request id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(message: str, code: str, **extra: str) -> bytes:
+    extensions = {"code": code, **extra}
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": extensions}]}, ensure_ascii=False
+    ).encode("utf-8")
+
+
+async def send_json(send: Send, status: int, body: bytes, request_id: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+                (b"x-request-id", request_id.encode("ascii")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class HubHTTPMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        too_large = error_body(
+            f"request body is larger than {self.max_body_bytes} bytes", "TOO_LARGE"
+        )
+        if self._declared_length(scope) > self.max_body_bytes:
+            await send_json(send, 413, too_large, request_id)
+            return
+        try:
+            replay = await self._read_body(receive)
+        except _TooLarge:
+            await send_json(send, 413, too_large, request_id)
+            return
+
+        state: dict[str, Any] = {"started": False, "held": None, "chunks": []}
+
+        async def wrapped_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+                headers = dict(message.get("headers", []))
+                content_type = headers.get(b"content-type", b"").decode("latin-1")
+                if message["status"] >= 400 and content_type.startswith("text/plain"):
+                    state["held"] = message
+                    return
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            elif message["type"] == "http.response.body" and state["held"] is not None:
+                state["chunks"].append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                status = int(state["held"]["status"])
+                reason = b"".join(state["chunks"]).decode("utf-8", "replace") or "bad request"
+                await send_json(send, status, error_body(reason, "BAD_REQUEST"), request_id)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, replay, wrapped_send)
+        except Exception:
+            logger.exception("unexpected error request_id=%s path=%s", request_id, scope["path"])
+            if not state["started"]:
+                body = error_body(
+                    "内部エラーが発生しました / internal error", "INTERNAL", request_id=request_id
+                )
+                await send_json(send, 500, body, request_id)
+
+    @staticmethod
+    def _declared_length(scope: Scope) -> int:
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return 0
+        return 0
+
+    async def _read_body(self, receive: Receive) -> Receive:
+        """Read the whole body (up to the limit) and return a ``receive`` that replays it."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                first: Message | None = message
+                break
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_body_bytes:
+                raise _TooLarge
+            chunks.append(body)
+            if not message.get("more_body", False):
+                first = None
+                break
+        pending: list[Message] = [
+            {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        ]
+        if first is not None:
+            pending = [first]
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        return replay

@@ -1,0 +1,120 @@
+"""Every query on the publisher registry and the stored notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.publishers.models import (
+    SEQUENCE_ROW_ID,
+    Alarm,
+    NoticeSequence,
+    Publisher,
+    PublisherKey,
+    StoredNotice,
+)
+
+
+class PublisherRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- registry -------------------------------------------------------------------------
+
+    async def get_publisher(self, publisher_id: str) -> Publisher | None:
+        return await self.session.get(Publisher, publisher_id)
+
+    async def add_publisher(self, publisher: Publisher) -> Publisher:
+        self.session.add(publisher)
+        await self.session.flush()
+        return publisher
+
+    async def list_publishers(self) -> Sequence[Publisher]:
+        result = await self.session.scalars(sa.select(Publisher).order_by(Publisher.id))
+        return result.all()
+
+    async def get_key(self, kid: str) -> PublisherKey | None:
+        return await self.session.get(PublisherKey, kid)
+
+    async def add_key(self, key: PublisherKey) -> PublisherKey:
+        self.session.add(key)
+        await self.session.flush()
+        return key
+
+    async def list_keys(self, publisher_id: str | None = None) -> Sequence[PublisherKey]:
+        query = sa.select(PublisherKey).order_by(PublisherKey.kid)
+        if publisher_id is not None:
+            query = query.where(PublisherKey.publisher_id == publisher_id)
+        result = await self.session.scalars(query)
+        return result.all()
+
+    async def set_key_revoked(self, kid: str, revoked_at: datetime | None) -> bool:
+        result = await self.session.execute(
+            sa.update(PublisherKey)
+            .where(PublisherKey.kid == kid)
+            .values(revoked_at=revoked_at)
+            .returning(PublisherKey.kid)
+        )
+        return result.first() is not None
+
+    # --- notices --------------------------------------------------------------------------
+
+    async def lock_sequence(self) -> int:
+        """Take the sequence row lock (PostgreSQL; SQLite holds the database lock already)
+        and return the last assigned seq. Held until the transaction ends."""
+        value = await self.session.scalar(
+            sa.select(NoticeSequence.last_seq)
+            .where(NoticeSequence.id == SEQUENCE_ROW_ID)
+            .with_for_update()
+        )
+        if value is None:
+            raise RuntimeError("notice_sequence row missing: run `todoke hub migrate`")
+        return int(value)
+
+    async def next_seq(self) -> int:
+        value = await self.session.scalar(
+            sa.update(NoticeSequence)
+            .where(NoticeSequence.id == SEQUENCE_ROW_ID)
+            .values(last_seq=NoticeSequence.last_seq + 1)
+            .returning(NoticeSequence.last_seq)
+        )
+        if value is None:
+            raise RuntimeError("notice_sequence row missing: run `todoke hub migrate`")
+        return int(value)
+
+    async def get_notice(self, publisher_id: str, notice_id: str) -> StoredNotice | None:
+        return await self.session.scalar(
+            sa.select(StoredNotice).where(
+                StoredNotice.publisher_id == publisher_id,
+                StoredNotice.notice_id == notice_id,
+            )
+        )
+
+    async def latest_revision(self, publisher_id: str, document_id: str) -> int | None:
+        return await self.session.scalar(
+            sa.select(sa.func.max(StoredNotice.revision)).where(
+                StoredNotice.publisher_id == publisher_id,
+                StoredNotice.document_id == document_id,
+            )
+        )
+
+    async def add_notice(self, notice: StoredNotice) -> StoredNotice:
+        self.session.add(notice)
+        await self.session.flush()
+        return notice
+
+    async def count_notices(self) -> int:
+        value = await self.session.scalar(sa.select(sa.func.count()).select_from(StoredNotice))
+        return value or 0
+
+    async def add_alarm(self, alarm: Alarm) -> Alarm:
+        self.session.add(alarm)
+        await self.session.flush()
+        return alarm
+
+    async def list_alarms(self) -> Sequence[Alarm]:
+        result = await self.session.scalars(sa.select(Alarm).order_by(Alarm.id))
+        return result.all()

@@ -1,0 +1,55 @@
+"""Results of the publisher services (plain data; the GraphQL layer renders them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.errors import RejectionCode
+from contracts.jws import SignedEnvelope
+
+
+@dataclass(frozen=True)
+class EnvelopeStrings:
+    """The three strings of a received envelope, exactly as they arrived."""
+
+    protected: str
+    payload: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class PublishAccepted:
+    seq: int
+    publisher: str
+    notice_id: str
+    digest: str
+    duplicate: bool
+    receipt: SignedEnvelope
+
+
+@dataclass(frozen=True)
+class PublishRejected:
+    code: RejectionCode
+    message: str
+
+
+PublishResult = PublishAccepted | PublishRejected
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    publisher: str
+    not_before: datetime
+    not_after: datetime
+    revoked_at: datetime | None
+    areas: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PublisherInfo:
+    id: str
+    name: str
+    keys: tuple[KeyInfo, ...]

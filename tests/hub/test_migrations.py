@@ -1,0 +1,47 @@
+"""Alembic migrations and the SQLAlchemy models describe the same schema."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from hub.db import alembic_config, current_revision, sync_url, upgrade_to_head
+from hub.models import metadata
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    upgrade_to_head(database_url)
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_is_idempotent_and_seeds_the_sequence(database_url: str) -> None:
+    upgrade_to_head(database_url)
+    upgrade_to_head(database_url)
+    assert current_revision(database_url) == "0001"
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT id, last_seq FROM notice_sequence")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, 0)]
+
+
+def test_downgrade_to_base_removes_every_table(database_url: str) -> None:
+    upgrade_to_head(database_url)
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "base")
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert tables <= {"alembic_version"}

@@ -1,0 +1,1 @@
+"""The ``todoke`` command line: keys, publishing, and serving the hub, node and LINE sandbox."""
