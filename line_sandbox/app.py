@@ -1,0 +1,62 @@
+"""``create_app``: the sandbox FastAPI application; all state is built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from line_sandbox import admin, chat, messaging
+from line_sandbox.channels import AdminError, create_channel
+from line_sandbox.clock import Clock, SystemClock
+from line_sandbox.residents import add_friends
+from line_sandbox.settings import SandboxSettings
+from line_sandbox.store import SandboxState
+from line_sandbox.webhooks import WebhookSender
+
+
+def _initial_channel(state: SandboxState, settings: SandboxSettings) -> None:
+    if settings.channel_name is None:
+        return
+    channel, _ = create_channel(
+        state,
+        name=settings.channel_name,
+        secret=settings.channel_secret or "",
+        token=settings.channel_access_token or "",
+        webhook_url=settings.webhook_url,
+    )
+    add_friends(channel, settings.friends)
+
+
+def create_app(settings: SandboxSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The LINE sandbox: LINE API paths under ``/v2``, admin under ``/sandbox``."""
+    resolved = settings if settings is not None else SandboxSettings()
+    used_clock: Clock = clock if clock is not None else SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+            state = SandboxState(resolved, used_clock, WebhookSender(client, resolved, used_clock))
+            _initial_channel(state, resolved)
+            app.state.sandbox = state
+            yield
+
+    app = FastAPI(
+        title="Todoke LINE sandbox",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.exception_handler(AdminError)
+    async def admin_error(request: Request, exc: AdminError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+
+    app.include_router(messaging.build_router())
+    app.include_router(admin.build_router())
+    app.include_router(chat.build_router())
+    return app

@@ -1,0 +1,53 @@
+"""Simulated residents: deterministic user ids, friendship changes, channel identities."""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+
+from line_sandbox.store import Channel, Friendship
+
+
+def simulated_user_id(channel_name: str, index: int) -> str:
+    """The LINE user id of the ``index``-th simulated resident of ``channel_name``."""
+    return "U" + hashlib.sha256(f"{channel_name}:{index}".encode()).hexdigest()[:32]
+
+
+def bot_user_id(channel_name: str) -> str:
+    """The bot's own user id (the ``destination`` of webhooks)."""
+    return "U" + hashlib.sha256(f"bot:{channel_name}".encode()).hexdigest()[:32]
+
+
+def channel_id(channel_name: str) -> str:
+    """A 10-digit numeric channel id, stable for a channel name."""
+    digest = int(hashlib.sha256(f"channel:{channel_name}".encode()).hexdigest()[:12], 16)
+    return str(1_000_000_000 + digest % 9_000_000_000)
+
+
+def display_name(index: int) -> str:
+    return f"住民{index + 1:04d}"
+
+
+def add_friends(channel: Channel, count: int) -> int:
+    """Make residents ``0..count-1`` exist (as friends); idempotent. Returns how many were new."""
+    start = len(channel.user_ids)
+    for index in range(start, count):
+        user_id = simulated_user_id(channel.name, index)
+        channel.user_ids.append(user_id)
+        channel.index_of[user_id] = index
+    new = max(0, count - start)
+    if new:
+        channel.friendship.extend(bytes([Friendship.FRIEND]) * new)
+        channel.counts.extend(array("I", [0]) * new)
+    return new
+
+
+def follow(channel: Channel, index: int) -> bool:
+    """Make the resident a friend; returns ``isUnblocked`` (they had blocked the account)."""
+    was_blocked = channel.friendship[index] == Friendship.BLOCKED
+    channel.friendship[index] = Friendship.FRIEND
+    return was_blocked
+
+
+def unfollow(channel: Channel, index: int) -> None:
+    channel.friendship[index] = Friendship.BLOCKED
