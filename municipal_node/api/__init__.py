@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the node's endpoints: state, sessions, admin bearer auth."""

@@ -1,0 +1,85 @@
+"""The municipal node's FastAPI app: ``create_app(settings)``.
+
+The lifespan builds the engine, upgrades the schema to head, and starts per-tenant feed
+followers and dispatchers (``run_workers=False`` for tools and tests that drive them by
+hand); on shutdown the workers finish their step and the engine is disposed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from municipal_node.api.deps import StateDep
+from municipal_node.clock import Clock, SystemClock
+from municipal_node.crypto import Sealer
+from municipal_node.db.engine import create_engine, session_factory
+from municipal_node.db.migrate import upgrade_to_head
+from municipal_node.dispatch.worker import LineOptions
+from municipal_node.line.endpoints import router as line_router
+from municipal_node.residents.endpoints import router as residents_router
+from municipal_node.settings import NodeSettings
+from municipal_node.state import NodeState
+from municipal_node.status.endpoints import router as status_router
+from municipal_node.workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: NodeSettings, *, clock: Clock | None = None, run_workers: bool = True
+) -> FastAPI:
+    the_clock: Clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_to_head, settings.database_url)
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        sealer = Sealer(settings.key_bytes())
+        workers: Workers | None = None
+        if run_workers:
+            workers = Workers(
+                sessions=sessions,
+                sealer=sealer,
+                clock=the_clock,
+                interval=settings.poll_interval_seconds,
+                line=LineOptions(
+                    timeout_seconds=settings.line_timeout_seconds,
+                    attempts=settings.line_retry_attempts,
+                    backoff_base_seconds=settings.line_backoff_base_seconds,
+                ),
+                hub_timeout_seconds=settings.hub_timeout_seconds,
+            )
+        app.state.node = NodeState(settings, engine, sessions, sealer, the_clock, workers)
+        try:
+            if workers is not None:
+                await workers.start()
+            yield
+        finally:
+            if workers is not None:
+                await workers.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="Todoke municipal node", lifespan=lifespan)
+    app.include_router(line_router)
+    app.include_router(status_router)
+    app.include_router(residents_router)
+
+    @app.get("/healthz")
+    async def healthz(state: StateDep) -> JSONResponse:
+        tenants = state.workers.health() if state.workers is not None else {}
+        halted = any(
+            status.startswith("halted") for entry in tenants.values() for status in entry.values()
+        )
+        return JSONResponse(
+            {"status": "degraded" if halted else "ok", "tenants": tenants},
+            status_code=503 if halted else 200,
+        )
+
+    return app

@@ -1,0 +1,23 @@
+"""Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+from municipal_node.audit import models as audit_models
+from municipal_node.db.base import Base
+from municipal_node.dispatch import models as dispatch_models
+from municipal_node.line import models as line_models
+from municipal_node.relay import models as relay_models
+from municipal_node.residents import models as residents_models
+from municipal_node.tenants import models as tenants_models
+
+MODEL_MODULES = (
+    tenants_models,
+    residents_models,
+    line_models,
+    relay_models,
+    dispatch_models,
+    audit_models,
+)
+metadata = Base.metadata
+
+__all__ = ["MODEL_MODULES", "metadata"]

@@ -1,0 +1,259 @@
+"""Verify one feed item and commit its outcome together with the cursor.
+
+Order of checks for an item: the receipt (hub root key signature, ``typ``), the receipt
+belongs to this item (same ``seq``, same ``digest`` as the envelope's payload bytes, the hub
+of the key set), then the notice itself (``verify_notice`` with the verified key set,
+``received_at`` = receipt's), then the notice is the one the receipt names (publisher,
+notice_id). Any failure is a rejection with a ``RejectionCode`` — recorded, cursor advanced.
+A verified notice whose ``area`` covers the tenant is stored; others only advance the cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts.errors import ContractError, RejectionCode
+from contracts.ids import area_covers
+from contracts.jws import digest
+from contracts.keyset import KeySet
+from contracts.notice import Notice
+from contracts.receipt import Receipt
+from contracts.verify import (
+    KeySetLookup,
+    VerifiedNotice,
+    verify_keyset,
+    verify_notice,
+    verify_receipt,
+)
+from municipal_node.db.engine import unit_of_work
+from municipal_node.relay.models import FeedRejection, NoticeState, StoredNotice
+from municipal_node.relay.schemas import FeedItem, envelope_of
+from municipal_node.tenants import repository as tenants
+
+log = logging.getLogger(__name__)
+
+
+class CursorMovedError(Exception):
+    """Another follower advanced this tenant's cursor first; re-read and continue."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    verified: VerifiedNotice
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class NotForUs:
+    publisher: str
+    notice_id: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    code: str
+    message: str
+    publisher: str | None = None
+    notice_id: str | None = None
+
+
+Outcome = Accepted | NotForUs | Rejected
+
+
+class KeySetCache:
+    """The hub's key set, verified against the pinned root keys; never used once expired."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, str] | None = None
+        self._keyset: KeySet | None = None
+
+    def current(
+        self, raw: dict[str, str], *, root_keys: dict[str, Ed25519PublicKey], now: datetime
+    ) -> KeySet:
+        """Raises ``ContractError`` when the key set does not verify or has expired."""
+        if raw != self._raw or self._keyset is None:
+            try:
+                envelope = envelope_of(raw)
+            except ValidationError as exc:
+                raise ContractError(RejectionCode.BAD_ENVELOPE, "malformed key set") from exc
+            keyset = verify_keyset(envelope, root_keys=root_keys, now=now)
+            self._raw, self._keyset = raw, keyset
+        if now >= self._keyset.valid_until:
+            raise ContractError(RejectionCode.KEY_NOT_VALID, "the hub's key set has expired")
+        return self._keyset
+
+
+def check_item(
+    item: FeedItem,
+    *,
+    keyset: KeySet,
+    root_keys: dict[str, Ed25519PublicKey],
+    tenant_code: str,
+    now: datetime,
+) -> Outcome:
+    receipt: Receipt | None = None
+    try:
+        try:
+            envelope = envelope_of(item.envelope)
+            receipt_envelope = envelope_of(item.receipt)
+        except ValidationError as exc:
+            raise ContractError(RejectionCode.BAD_ENVELOPE, "malformed envelope") from exc
+        receipt = verify_receipt(receipt_envelope, root_keys=root_keys)
+        if receipt.seq != item.seq:
+            raise ContractError(
+                RejectionCode.BAD_SIGNATURE, f"receipt is for seq {receipt.seq}, not {item.seq}"
+            )
+        if receipt.hub != keyset.hub:
+            raise ContractError(RejectionCode.BAD_SIGNATURE, "receipt from another hub")
+        if receipt.digest != digest(envelope.payload_bytes()):
+            raise ContractError(
+                RejectionCode.BAD_SIGNATURE, "receipt digest does not match the envelope"
+            )
+        verified = verify_notice(
+            envelope, keys=KeySetLookup(keyset), received_at=receipt.received_at, now=now
+        )
+        notice = verified.notice
+        if (notice.publisher, notice.notice_id) != (receipt.publisher, receipt.notice_id):
+            raise ContractError(
+                RejectionCode.BAD_SIGNATURE, "receipt names another notice than the envelope"
+            )
+    except ContractError as exc:
+        return Rejected(
+            str(exc.code),
+            exc.message,
+            receipt.publisher if receipt else None,
+            receipt.notice_id if receipt else None,
+        )
+    if not any(area_covers(area, tenant_code) for area in notice.area):
+        return NotForUs(notice.publisher, notice.notice_id)
+    return Accepted(verified, receipt)
+
+
+def initial_state(notice: Notice) -> tuple[str, str | None]:
+    status = str(notice.status)
+    msg_type = str(notice.msg_type)
+    if status != "Actual":
+        return NoticeState.SKIPPED, (
+            f"status={status}: 訓練・試験の通知は住民に送信しません / "
+            "Test and Exercise notices are never sent to residents"
+        )
+    if msg_type != "Alert":
+        return NoticeState.SKIPPED, (
+            f"msg_type={msg_type}: 更新・取消は未対応です（送信しません） / "
+            "Update and Cancel are not handled yet (nothing sent)"
+        )
+    return NoticeState.STORED, None
+
+
+def _stored_notice(
+    tenant_code: str, accepted: Accepted, item: FeedItem, now: datetime
+) -> StoredNotice:
+    verified, notice = accepted.verified, accepted.verified.notice
+    state, reason = initial_state(notice)
+    return StoredNotice(
+        tenant_code=tenant_code,
+        publisher=notice.publisher,
+        notice_id=notice.notice_id,
+        document_id=notice.document_id,
+        revision=notice.revision,
+        msg_type=str(notice.msg_type),
+        status=str(notice.status),
+        category=str(notice.category),
+        program_code=notice.program.code,
+        headline=notice.content.ja.headline,
+        effective=notice.effective,
+        expires=notice.expires,
+        seq=item.seq,
+        kid=verified.kid,
+        digest=verified.digest,
+        received_at=accepted.receipt.received_at,
+        verified_at=now,
+        envelope=dict(item.envelope),
+        receipt=dict(item.receipt),
+        state=state,
+        state_reason=reason,
+        targeted=0,
+        updated_at=now,
+    )
+
+
+async def _commit(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tenant_code: str,
+    item: FeedItem,
+    row: StoredNotice | FeedRejection | None,
+) -> None:
+    async with unit_of_work(sessions) as session:
+        if row is not None:
+            session.add(row)
+            await session.flush()
+        if not await tenants.advance_cursor(
+            session, tenant_code, from_seq=item.seq - 1, to_seq=item.seq
+        ):
+            raise CursorMovedError(tenant_code)
+
+
+async def commit_outcome(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tenant_code: str,
+    item: FeedItem,
+    outcome: Outcome,
+    now: datetime,
+) -> str:
+    """Store the outcome and advance the cursor to ``item.seq`` in one transaction.
+
+    Returns what happened: ``stored``, ``skipped``, ``rejected``, ``not_for_us``.
+    """
+    if isinstance(outcome, NotForUs):
+        await _commit(sessions, tenant_code=tenant_code, item=item, row=None)
+        return "not_for_us"
+    if isinstance(outcome, Accepted):
+        row = _stored_notice(tenant_code, outcome, item, now)
+        try:
+            await _commit(sessions, tenant_code=tenant_code, item=item, row=row)
+        except IntegrityError:
+            outcome = Rejected(
+                str(RejectionCode.DUPLICATE),
+                "this notice is already stored at an earlier seq",
+                row.publisher,
+                row.notice_id,
+            )
+        else:
+            if row.msg_type != "Alert":
+                log.error(
+                    "tenant %s: %s %s/%s stored but NOT HANDLED YET (Update/Cancel come in a "
+                    "later version); nothing is sent for it",
+                    tenant_code,
+                    row.msg_type,
+                    row.publisher,
+                    row.notice_id,
+                )
+            return "stored" if row.state == NoticeState.STORED else "skipped"
+    log.warning(
+        "tenant %s: feed item seq %d rejected: %s (%s)",
+        tenant_code,
+        item.seq,
+        outcome.code,
+        outcome.message,
+    )
+    rejection = FeedRejection(
+        tenant_code=tenant_code,
+        seq=item.seq,
+        publisher=outcome.publisher,
+        notice_id=outcome.notice_id,
+        code=outcome.code,
+        message=outcome.message[:2000],
+        rejected_at=now,
+        detail={},
+    )
+    await _commit(sessions, tenant_code=tenant_code, item=item, row=rejection)
+    return "rejected"

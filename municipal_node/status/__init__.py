@@ -1,0 +1,1 @@
+"""Read-only status of a tenant: stored notices with their send counts, and rejections."""

@@ -1,0 +1,5 @@
+"""Tenants: one municipality each, with its hub, pinned hub root keys and LINE channel.
+
+LINE channel secret and access token are sealed with the node's AES-GCM key
+(associated data ``"tenant:<code>:line_channel_secret"`` / ``"...:line_access_token"``).
+"""

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from municipal_node.db.base import Base, UTCDateTime
+
+
+class Tenant(Base):
+    """One municipality served by this node."""
+
+    __tablename__ = "tenants"
+
+    code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    hub_url: Mapped[str] = mapped_column(String(2000))
+    #: pinned hub root public keys: [{"kid": "hub-x/label", "jwk": {...}}, ...]
+    hub_root_keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    line_channel_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    line_access_token_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    line_api_base_url: Mapped[str] = mapped_column(String(2000))
+    #: highest hub seq consumed (stored, rejected or not for us)
+    feed_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,253 @@
+"""``todoke node …``: run and operate a municipal node (自治体ノード)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import unicodedata
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from municipal_node.clock import SystemClock
+from municipal_node.crypto import Sealer
+from municipal_node.db.engine import create_engine, session_factory, unit_of_work
+from municipal_node.db.migrate import upgrade_to_head
+from municipal_node.residents.service import CsvRejectedError, UnknownTenantError, import_csv
+from municipal_node.settings import NodeSettings
+from municipal_node.status.service import notice_statuses
+from municipal_node.tenants import repository as tenant_repository
+from municipal_node.tenants.schemas import TenantError
+from municipal_node.tenants.service import add_tenant, parse_root_key_text
+from todoke.serving import serve_app
+
+T = TypeVar("T")
+
+
+def load_settings() -> NodeSettings:
+    try:
+        return NodeSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TODOKE_NODE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise click.ClickException(f"設定が不正です / invalid settings: {problems}") from exc
+
+
+def run_db(
+    settings: NodeSettings, work: Callable[[async_sessionmaker[AsyncSession], Sealer], Awaitable[T]]
+) -> T:
+    """Upgrade the schema to head, then run ``work`` with a session factory."""
+
+    async def main() -> T:
+        await asyncio.to_thread(upgrade_to_head, settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(session_factory(engine), Sealer(settings.key_bytes()))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except TenantError as exc:
+        raise click.ClickException(exc.message) from exc
+    except UnknownTenantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (SQLAlchemyError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise click.ClickException(
+            f"データベースエラー / database error: {type(exc).__name__}: {first}"
+        ) from exc
+
+
+@click.group("node")
+def node_group() -> None:
+    """Run and operate a municipal node (自治体ノード). Settings: TODOKE_NODE_* variables."""
+
+
+@node_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=int, help="0 = a free port")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--log-level", default="warning", show_default=True)
+def serve(host: str, port: int, ready_file: Path | None, log_level: str) -> None:
+    """Serve the node (webhooks, status API) and run its feed followers and dispatchers."""
+    from municipal_node.app import create_app
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    serve_app(
+        create_app(settings), host=host, port=port, ready_file=ready_file, log_level=log_level
+    )
+
+
+@node_group.command("migrate")
+def migrate() -> None:
+    """Bring the node's database to the newest schema."""
+    settings = load_settings()
+    try:
+        upgrade_to_head(settings.database_url)
+    except (SQLAlchemyError, OSError) as exc:
+        raise click.ClickException(f"migration failed: {type(exc).__name__}: {exc}") from exc
+    click.echo("データベースは最新です / database is at head")
+
+
+def _root_keys(values: tuple[str, ...]) -> list[dict[str, Any]]:
+    keys: list[dict[str, Any]] = []
+    for value in values:
+        path = Path(value)
+        text = path.read_text("utf-8") if not value.lstrip().startswith(("{", "[")) else value
+        keys.extend(parse_root_key_text(text))
+    return keys
+
+
+@node_group.command("add-tenant")
+@click.option("--code", required=True, help="5-digit municipality JIS code, e.g. 23235")
+@click.option("--name", required=True, help="e.g. 弥富市")
+@click.option("--hub-url", required=True)
+@click.option(
+    "--hub-root-key",
+    "hub_root_keys",
+    multiple=True,
+    required=True,
+    help='File or JSON of {"kid","jwk"} as `todoke hub root-key` prints (repeatable).',
+)
+@click.option("--line-channel-secret", required=True)
+@click.option("--line-channel-token", required=True)
+@click.option("--line-api-base-url", default="https://api.line.me", show_default=True)
+def add_tenant_command(
+    code: str,
+    name: str,
+    hub_url: str,
+    hub_root_keys: tuple[str, ...],
+    line_channel_secret: str,
+    line_channel_token: str,
+    line_api_base_url: str,
+) -> None:
+    """Register a municipality (tenant) with its hub and LINE channel."""
+    settings = load_settings()
+    try:
+        keys = _root_keys(hub_root_keys)
+    except TenantError as exc:
+        raise click.BadParameter(exc.message, param_hint="--hub-root-key") from exc
+    except OSError as exc:
+        raise click.BadParameter(
+            f"ファイルを読めません / cannot read: {exc}", param_hint="--hub-root-key"
+        ) from exc
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
+        async with unit_of_work(sessions) as session:
+            await add_tenant(
+                session,
+                sealer=sealer,
+                code=code,
+                name=name,
+                hub_url=hub_url,
+                root_keys=keys,
+                line_channel_secret=line_channel_secret,
+                line_access_token=line_channel_token,
+                line_api_base_url=line_api_base_url,
+                now=SystemClock().now(),
+            )
+
+    run_db(settings, work)
+    click.echo(f"テナントを登録しました / tenant added: {code} {name}")
+
+
+@node_group.command("import-residents")
+@click.option("--tenant", "tenant_code", required=True)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_residents(tenant_code: str, csv_file: Path) -> None:
+    """Import residents from CSV (format: municipal_node/residents/csv_format.py)."""
+    settings = load_settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
+        return await import_csv(
+            sessions,
+            sealer=sealer,
+            tenant_code=tenant_code,
+            path=csv_file,
+            actor="cli",
+            now=SystemClock().now(),
+        )
+
+    try:
+        summary = run_db(settings, work)
+    except CsvRejectedError as exc:
+        click.echo(
+            f"CSV に {len(exc.issues)} 件の誤りがあります。何も取り込んでいません。 / "
+            f"{len(exc.issues)} problem(s); nothing imported.",
+            err=True,
+        )
+        for issue in exc.issues:
+            click.echo(issue.render(), err=True)
+        raise SystemExit(1) from exc
+    click.echo(
+        f"取り込み完了 / imported: {summary.rows} 件 (新規 inserted {summary.inserted}, "
+        f"更新 updated {summary.updated}, 削除 removed {summary.removed})"
+    )
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(_width(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell + " " * (w - _width(cell)) for cell, w in zip(cells, widths, strict=True)
+        )
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+@node_group.command("status")
+@click.option("--tenant", "tenant_code", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the status API's JSON instead.")
+def status(tenant_code: str, as_json: bool) -> None:
+    """Show the tenant's notices and their delivery counts (配信状況)."""
+    settings = load_settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
+        async with sessions() as session:
+            if await tenant_repository.get(session, tenant_code) is None:
+                raise UnknownTenantError(tenant_code)
+            return await notice_statuses(session, tenant_code=tenant_code)
+
+    entries = run_db(settings, work)
+    if as_json:
+        click.echo(
+            json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False, indent=2)
+        )
+        return
+    if not entries:
+        click.echo("通知はまだありません / no notices yet")
+        return
+    headers = ["seq", "発信者", "通知ID", "見出し", "種別", "状態", "対象", "送信", "失敗", "理由"]
+    rows = [
+        [
+            str(e.seq),
+            e.publisher,
+            e.notice_id,
+            (e.headline or "")[:30],
+            f"{e.msg_type or '-'}/{e.status or '-'}",
+            e.state,
+            str(e.targeted),
+            str(e.sent),
+            str(e.failed),
+            (e.reason or "")[:60],
+        ]
+        for e in entries
+    ]
+    click.echo(_table(headers, rows))
