@@ -5,9 +5,10 @@
 - A request body over ``max_body_bytes`` is refused with 413 and
   ``{"errors":[{"message":…,"extensions":{"code":"TOO_LARGE"}}]}`` as soon as the declared
   length or the bytes read so far exceed the limit; the rest is never read.
-- Plain-text 4xx answers of the GraphQL view (unparsable JSON, no query, …) are re-shaped into
-  GraphQL errors with code ``BAD_REQUEST``; an exception escaping the app becomes a generic
-  500 GraphQL error carrying the request id.
+- Plain 4xx answers (the GraphQL view's text for unparsable JSON, no query, …; FastAPI's
+  ``{"detail": …}`` for a wrong method or path) are re-shaped into GraphQL errors with code
+  ``BAD_REQUEST`` (``METHOD_NOT_ALLOWED``, ``NOT_FOUND``); other JSON passes untouched. An
+  exception escaping the app becomes a generic 500 GraphQL error carrying the request id.
 """
 
 from __future__ import annotations
@@ -27,6 +28,25 @@ def error_body(message: str, code: str, **extra: str) -> bytes:
     return json.dumps(
         {"errors": [{"message": message, "extensions": extensions}]}, ensure_ascii=False
     ).encode("utf-8")
+
+
+def graphql_shaped(status: int, body: bytes) -> bytes | None:
+    """A GraphQL error body for a plain 4xx answer (text, or FastAPI's ``{"detail": "…"}``);
+    ``None`` for any other JSON (GraphQL responses, /healthz, …): passed on untouched."""
+    text = body.decode("utf-8", "replace")
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            if set(value) != {"detail"} or not isinstance(value["detail"], str):
+                return None
+            text = value["detail"]
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}.get(
+        status, "BAD_REQUEST"
+    )
+    return error_body(text or "bad request", code)
 
 
 async def send_json(send: Send, status: int, body: bytes, request_id: str) -> None:
@@ -78,8 +98,10 @@ class HubHTTPMiddleware:
                 state["started"] = True
                 headers = dict(message.get("headers", []))
                 content_type = headers.get(b"content-type", b"").decode("latin-1")
-                if message["status"] >= 400 and content_type.startswith("text/plain"):
-                    state["held"] = message
+                if message["status"] >= 400 and content_type.startswith(
+                    ("text/plain", "application/json")
+                ):
+                    state["held"] = message  # re-shaped below if plain text or {"detail": …}
                     return
                 message = {
                     **message,
@@ -92,9 +114,21 @@ class HubHTTPMiddleware:
                 state["chunks"].append(message.get("body", b""))
                 if message.get("more_body", False):
                     return
-                status = int(state["held"]["status"])
-                reason = b"".join(state["chunks"]).decode("utf-8", "replace") or "bad request"
-                await send_json(send, status, error_body(reason, "BAD_REQUEST"), request_id)
+                held, body = state["held"], b"".join(state["chunks"])
+                reshaped = graphql_shaped(int(held["status"]), body)
+                if reshaped is None:  # other JSON: pass it on as it was
+                    await send(
+                        {
+                            **held,
+                            "headers": [
+                                *held.get("headers", []),
+                                (b"x-request-id", request_id.encode()),
+                            ],
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                else:
+                    await send_json(send, int(held["status"]), reshaped, request_id)
                 return
             await send(message)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hub.db import Base
 from hub.publishers import models as publishers
+from hub.subscribers import models as subscribers
 
 metadata = Base.metadata
 
-__all__ = ["metadata", "publishers"]
+__all__ = ["metadata", "publishers", "subscribers"]

@@ -29,6 +29,18 @@ class HubSettings(BaseSettings):
     root_key_label: str = "root1"
     keyset_validity_hours: int = Field(default=72, ge=1, le=MAX_KEYSET_VALIDITY_HOURS)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Abuse limits (hub/graphql/limits.py, hub/ratelimit.py). Rate limits are per process:
+    # with N replicas a client may get up to N times these figures.
+    rate_publish_per_second: float = Field(default=50.0, gt=0)
+    rate_publish_burst: int = Field(default=100, ge=1)
+    rate_read_per_second: float = Field(default=200.0, gt=0)
+    rate_read_burst: int = Field(default=400, ge=1)
+    rate_max_clients: int = Field(default=100_000, ge=1)
+    query_max_depth: int = Field(default=10, ge=4)
+    query_max_aliases: int = Field(default=30, ge=0)
+    query_max_tokens: int = Field(default=2000, ge=200)
+    query_max_cost: int = Field(default=25_000, ge=1000)
+    query_max_chars: int = Field(default=20_000, ge=1000)
 
     @field_validator("hub_id", "root_key_file", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.clock import Clock
 from hub.identity import HubIdentity
 from hub.settings import HubSettings
+from hub.subscribers.fanout import HintFanout
 from hub.subscribers.keyset import KeySetSigner
 
 
@@ -22,6 +23,7 @@ class HubState:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     keyset_signer: KeySetSigner
+    fanout: HintFanout  # live hints to subscribers (hub/subscribers/fanout.py)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

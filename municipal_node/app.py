@@ -26,7 +26,7 @@ from municipal_node.residents.endpoints import router as residents_router
 from municipal_node.settings import NodeSettings
 from municipal_node.state import NodeState
 from municipal_node.status.endpoints import router as status_router
-from municipal_node.workers import Workers
+from municipal_node.workers import HubOptions, Workers
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,13 @@ def create_app(
                     attempts=settings.line_retry_attempts,
                     backoff_base_seconds=settings.line_backoff_base_seconds,
                 ),
-                hub_timeout_seconds=settings.hub_timeout_seconds,
+                hub=HubOptions(
+                    timeout_seconds=settings.hub_timeout_seconds,
+                    subscribe=settings.subscribe,
+                    idle_poll_seconds=settings.idle_poll_seconds,
+                    backoff_base_seconds=settings.hub_backoff_base_seconds,
+                    backoff_cap_seconds=settings.hub_backoff_cap_seconds,
+                ),
             )
         app.state.node = NodeState(settings, engine, sessions, sealer, the_clock, workers)
         try:

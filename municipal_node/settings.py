@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,27 @@ class NodeSettings(BaseSettings):
     line_retry_attempts: int = Field(default=4, ge=1, le=10)
     line_backoff_base_seconds: float = Field(default=0.5, ge=0)
     hub_timeout_seconds: float = Field(default=10.0, gt=0)
+    subscribe: bool = Field(
+        default=True,
+        description="keep a live noticePublished subscription per tenant (else poll only)",
+    )
+    idle_poll_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="safety-net feed read while the subscription is live",
+    )
+    hub_backoff_base_seconds: float = Field(
+        default=0.5, gt=0, description="reconnect/refused-credential backoff: first ceiling"
+    )
+    hub_backoff_cap_seconds: float = Field(
+        default=60.0, gt=0, description="reconnect/refused-credential backoff: largest delay"
+    )
+
+    @model_validator(mode="after")
+    def _backoff_cap_above_base(self) -> NodeSettings:
+        if self.hub_backoff_cap_seconds < self.hub_backoff_base_seconds:
+            raise ValueError("hub_backoff_cap_seconds must be ≥ hub_backoff_base_seconds")
+        return self
 
     @field_validator("encryption_key")
     @classmethod

@@ -14,7 +14,10 @@ from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 from hub.graphql.context import HubContext
+from hub.graphql.limits import QueryLimits, abuse_guard
 from hub.publishers.mutations import PublisherMutations
+from hub.ratelimit import HubRateLimiter
+from hub.subscribers.live import SubscriberSubscriptions
 from hub.subscribers.queries import SubscriberQueries
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,11 @@ class Mutation(PublisherMutations):
     pass
 
 
+@strawberry.type
+class Subscription(SubscriberSubscriptions):
+    pass
+
+
 class HubSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -75,9 +83,13 @@ class HubSchema(strawberry.Schema):
                 logger.debug("graphql error request_id=%s: %s", request_id, error.message)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(
+    *, limits: QueryLimits | None = None, rate_limiter: HubRateLimiter | None = None
+) -> strawberry.Schema:
+    """The schema; ``limits``/``rate_limiter`` configure the abuse guard (hub/graphql/limits.py)."""
     return HubSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[MaskUnexpected],
+        subscription=Subscription,
+        extensions=[MaskUnexpected, abuse_guard(limits or QueryLimits(), rate_limiter)],
     )

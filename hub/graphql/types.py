@@ -79,6 +79,10 @@ class FeedItemType:
     seq: int
     envelope: SignedEnvelopeType
     receipt: SignedEnvelopeType
+    status: str = strawberry.field(
+        description="Actual | Exercise | Test, copied from the notice; only Actual reaches residents."
+    )
+    expired: bool = strawberry.field(description="The notice's expires is at or before hub now.")
 
 
 @strawberry.type(name="NoticeFeed")
@@ -86,3 +90,14 @@ class NoticeFeedType:
     items: list[FeedItemType]
     last_seq: int
     has_more: bool
+    scanned_to: int = strawberry.field(
+        description="The highest seq examined for this page (>= every returned seq; = lastSeq "
+        "when hasMore is false). Notices of other areas are skipped: move the cursor here."
+    )
+
+
+@strawberry.type(name="NoticeHint")
+class NoticeHintType:
+    """A wake-up hint: a notice covering the subscriber was accepted. Read the feed."""
+
+    seq: int

@@ -15,6 +15,7 @@ from hub.graphql.types import (
 )
 from hub.publishers.schemas import EnvelopeStrings, PublishAccepted
 from hub.publishers.service import publish_notice
+from hub.subscribers.service import index_notice_areas
 
 
 async def resolve_publish_notice(info: Info, envelope: SignedEnvelopeInput) -> PublishNoticeResult:
@@ -30,7 +31,14 @@ async def resolve_publish_notice(info: Info, envelope: SignedEnvelopeInput) -> P
             identity=hub.identity,
             now=hub.clock.now(),
         )
+        new_areas: list[str] | None = None
+        if isinstance(result, PublishAccepted) and not result.duplicate:
+            # area index + (PostgreSQL) NOTIFY, both part of the publishing transaction
+            new_areas = await index_notice_areas(session, seq=result.seq, payload=envelope.payload)
+            await hub.fanout.in_transaction(session, seq=result.seq)
     if isinstance(result, PublishAccepted):
+        if new_areas is not None:  # committed: wake live subscribers (SQLite: this process)
+            hub.fanout.committed(seq=result.seq, areas=new_areas)
         return PublishAcceptedType(
             seq=result.seq,
             publisher=result.publisher,

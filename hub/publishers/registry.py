@@ -19,7 +19,8 @@ from contracts.keyset import MAX_KEY_VALIDITY
 from contracts.notice import Category
 from hub.publishers.models import Publisher, PublisherKey
 from hub.publishers.repository import PublisherRepository
-from hub.publishers.schemas import KeyInfo, PublisherInfo
+from hub.publishers.rotation import rotation_warnings
+from hub.publishers.schemas import KeyInfo, PublisherInfo, Revocation
 
 CATEGORIES = tuple(category.value for category in Category)
 
@@ -41,6 +42,7 @@ def _key_info(row: PublisherKey) -> KeyInfo:
         revoked_at=row.revoked_at,
         areas=tuple(row.areas),
         categories=tuple(row.categories),
+        created_at=row.created_at,
     )
 
 
@@ -161,16 +163,55 @@ async def add_publisher_key(
     return created, _key_info(row)
 
 
-async def revoke_key(session: AsyncSession, *, kid: str, revoked_at: datetime) -> None:
-    if not await PublisherRepository(session).set_key_revoked(kid, revoked_at):
+async def revoke_key(
+    session: AsyncSession, *, kid: str, at: datetime | None = None, now: datetime
+) -> Revocation:
+    """Revoke ``kid`` from ``at`` (default ``now``).
+
+    Never back-dated: notices the hub received before the revocation stay valid everywhere
+    (nodes check ``revoked_at`` against the receipt's ``received_at``); the publisher withdraws
+    them with a Cancel. A revocation may be scheduled in the future and brought forward, never
+    postponed: revoking an already revoked key keeps the earlier time (idempotent).
+    """
+    when = now if at is None else at
+    if when.tzinfo is None:
+        raise RegistryError("失効時刻には時差が必要です / --at needs an explicit UTC offset")
+    if when < now:
+        raise RegistryError(
+            f"失効時刻を過去にはできません ({when.isoformat()} < 現在 {now.isoformat()})。"
+            "受理済みの通知は有効なままです。取り消すには発行者が Cancel を送ってください / "
+            "a revocation cannot be back-dated: notices already received stay valid; "
+            "the publisher withdraws them with a Cancel"
+        )
+    repo = PublisherRepository(session)
+    row = await repo.get_key(kid)
+    if row is None:
         raise RegistryError(f"鍵ID {kid} は登録されていません / key id {kid} is not registered")
+    if row.revoked_at is not None and row.revoked_at <= when:
+        return Revocation(kid=kid, revoked_at=row.revoked_at, changed=False)
+    await repo.set_key_revoked(kid, when)
+    return Revocation(kid=kid, revoked_at=when, changed=True)
 
 
-async def list_publishers(session: AsyncSession) -> list[PublisherInfo]:
+async def publisher_warnings(
+    session: AsyncSession, *, publisher_id: str, now: datetime
+) -> tuple[str, ...]:
+    """Key rotation warnings for one publisher (see ``hub.publishers.rotation``)."""
+    keys = await PublisherRepository(session).list_keys(publisher_id)
+    return rotation_warnings([_key_info(k) for k in keys], now=now)
+
+
+async def list_publishers(
+    session: AsyncSession, *, now: datetime | None = None
+) -> list[PublisherInfo]:
+    """Every publisher with its keys; with ``now``, also its key rotation warnings."""
     repo = PublisherRepository(session)
     keys = await repo.list_keys()
     result = []
     for publisher in await repo.list_publishers():
         own = tuple(_key_info(k) for k in keys if k.publisher_id == publisher.id)
-        result.append(PublisherInfo(id=publisher.id, name=publisher.name, keys=own))
+        warnings = () if now is None else rotation_warnings(own, now=now)
+        result.append(
+            PublisherInfo(id=publisher.id, name=publisher.name, keys=own, warnings=warnings)
+        )
     return result

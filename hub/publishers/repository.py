@@ -93,6 +93,15 @@ class PublisherRepository:
             )
         )
 
+    async def notice_id_used_by_other(self, notice_id: str, *, publisher_id: str) -> bool:
+        """Whether a publisher other than ``publisher_id`` stored a notice ``notice_id``."""
+        found = await self.session.scalar(
+            sa.select(StoredNotice.seq)
+            .where(StoredNotice.notice_id == notice_id, StoredNotice.publisher_id != publisher_id)
+            .limit(1)
+        )
+        return found is not None
+
     async def latest_revision(self, publisher_id: str, document_id: str) -> int | None:
         return await self.session.scalar(
             sa.select(sa.func.max(StoredNotice.revision)).where(

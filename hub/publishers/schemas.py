@@ -46,6 +46,7 @@ class KeyInfo:
     revoked_at: datetime | None
     areas: tuple[str, ...]
     categories: tuple[str, ...]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,13 @@ class PublisherInfo:
     id: str
     name: str
     keys: tuple[KeyInfo, ...]
+    #: rotation problems an operator must see (``hub.publishers.rotation``)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Revocation:
+    kid: str
+    revoked_at: datetime
+    #: False when the key already was revoked at or before the asked time (idempotent)
+    changed: bool

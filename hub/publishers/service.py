@@ -178,8 +178,15 @@ async def _check_lifecycle(
             )
         target = await repo.get_notice(ref.publisher, ref.notice_id)
         if target is None:
+            if await repo.notice_id_used_by_other(ref.notice_id, publisher_id=ref.publisher):
+                raise ContractError(
+                    RejectionCode.BAD_REFERENCE,
+                    f"referenced notice {ref.notice_id} belongs to another publisher; "
+                    f"{notice.publisher} can only update or cancel its own notices",
+                )
             raise ContractError(
-                RejectionCode.BAD_REFERENCE, f"referenced notice {ref.notice_id} is not stored"
+                RejectionCode.BAD_REFERENCE,
+                f"referenced notice {ref.publisher}/{ref.notice_id} is not stored at this hub",
             )
         if target.document_id != notice.document_id:
             raise ContractError(

@@ -1,4 +1,5 @@
-"""GraphQL queries of subscribers: the notice feed and the signed key set."""
+"""GraphQL queries of subscribers: the notice feed (subscribers only) and the signed key set
+(public: it is signed public data)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ from hub.subscribers.service import MAX_PAGE, FeedRequestError, read_feed
 
 
 async def resolve_notices(info: Info, after: int = 0, first: int = 100) -> NoticeFeedType:
+    subscriber = await info.context.require_subscriber()  # before anything else is looked at
     hub = info.context.hub
     try:
         async with hub.transaction() as session:
-            page = await read_feed(session, after=after, first=first)
+            page = await read_feed(
+                session,
+                municipality=subscriber.municipality,
+                after=after,
+                first=first,
+                now=hub.clock.now(),
+            )
     except FeedRequestError as exc:
         raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc
     return NoticeFeedType(
@@ -23,11 +31,14 @@ async def resolve_notices(info: Info, after: int = 0, first: int = 100) -> Notic
                 seq=item.seq,
                 envelope=SignedEnvelopeType.of(item.envelope),
                 receipt=SignedEnvelopeType.of(item.receipt),
+                status=item.status,
+                expired=item.expired,
             )
             for item in page.items
         ],
         last_seq=page.last_seq,
         has_more=page.has_more,
+        scanned_to=page.scanned_to,
     )
 
 
@@ -42,7 +53,10 @@ async def resolve_key_set(info: Info) -> SignedEnvelopeType:
 class SubscriberQueries:
     notices: NoticeFeedType = strawberry.field(
         resolver=resolve_notices,
-        description=f"Accepted notices with seq > after, in seq order; first is 1..{MAX_PAGE}.",
+        description=(
+            "Accepted notices covering the caller's municipality with seq > after, in seq "
+            f"order; first is 1..{MAX_PAGE}. Needs Authorization: Bearer <subscriber credential>."
+        ),
     )
     key_set: SignedEnvelopeType = strawberry.field(
         resolver=resolve_key_set,

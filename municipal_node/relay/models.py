@@ -84,3 +84,23 @@ class FeedRejection(Base):
     message: Mapped[str] = mapped_column(Text)
     rejected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HubKeySet(Base):
+    """The newest hub key set this tenant's follower verified (the node's view of the keys).
+
+    Kept so operators can see which publisher keys the node trusts, with their revocations
+    (``todoke node keyset``), and which signed object that view came from.
+    """
+
+    __tablename__ = "hub_keysets"
+
+    tenant_code: Mapped[str] = mapped_column(
+        String(5), ForeignKey("tenants.code"), primary_key=True
+    )
+    hub: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: the signed key set exactly as read: {"protected","payload","signature"}
+    envelope: Mapped[dict[str, str]] = mapped_column(JSON)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -31,6 +31,9 @@ class FeedItem:
     seq: int
     envelope: dict[str, str]
     receipt: dict[str, str]
+    #: the hub's unsigned marks, for cross-checking only: the signed notice decides
+    status: str
+    expired: bool
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,5 @@ class FeedPage:
     items: list[FeedItem]
     last_seq: int
     has_more: bool
+    #: highest seq the hub examined for this page (≥ every item's seq); the next cursor
+    scanned_to: int

@@ -6,10 +6,20 @@ of the key set), then the notice itself (``verify_notice`` with the verified key
 ``received_at`` = receipt's), then the notice is the one the receipt names (publisher,
 notice_id). Any failure is a rejection with a ``RejectionCode`` — recorded, cursor advanced.
 A verified notice whose ``area`` covers the tenant is stored; others only advance the cursor.
+
+The cursor moves with each item's transaction (compare-and-set from the previous cursor), to
+the item's ``seq`` — or, for the last item of a page, to the page's ``scannedTo`` (the hub
+examined every seq up to there; those it did not return do not cover this municipality). So
+a crash at any point leaves either the item and its cursor, or neither.
+
+The hub's unsigned marks (``status``, ``expired``) are only cross-checked: the signed notice
+decides. ``Test``/``Exercise`` are stored as skipped; an expired notice is stored and the
+dispatcher's one expiry rule (``plan_notice``: ``now >= expires``) keeps it from being sent.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +43,8 @@ from contracts.verify import (
     verify_receipt,
 )
 from municipal_node.db.engine import unit_of_work
-from municipal_node.relay.models import FeedRejection, NoticeState, StoredNotice
+from municipal_node.db.upsert import insert_for
+from municipal_node.relay.models import FeedRejection, HubKeySet, NoticeState, StoredNotice
 from municipal_node.relay.schemas import FeedItem, envelope_of
 from municipal_node.tenants import repository as tenants
 
@@ -76,18 +87,76 @@ class KeySetCache:
 
     def current(
         self, raw: dict[str, str], *, root_keys: dict[str, Ed25519PublicKey], now: datetime
-    ) -> KeySet:
-        """Raises ``ContractError`` when the key set does not verify or has expired."""
-        if raw != self._raw or self._keyset is None:
+    ) -> tuple[KeySet, bool]:
+        """The verified key set and whether it is new (differs from the last one).
+
+        Raises ``ContractError`` when the key set does not verify or has expired."""
+        keyset = self._keyset if raw == self._raw else None
+        fresh = keyset is None
+        if keyset is None:
             try:
                 envelope = envelope_of(raw)
             except ValidationError as exc:
                 raise ContractError(RejectionCode.BAD_ENVELOPE, "malformed key set") from exc
             keyset = verify_keyset(envelope, root_keys=root_keys, now=now)
             self._raw, self._keyset = raw, keyset
-        if now >= self._keyset.valid_until:
+        if now >= keyset.valid_until:
             raise ContractError(RejectionCode.KEY_NOT_VALID, "the hub's key set has expired")
-        return self._keyset
+        return keyset, fresh
+
+
+async def record_keyset(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    tenant_code: str,
+    keyset: KeySet,
+    raw: dict[str, str],
+    now: datetime,
+) -> None:
+    """Keep the newest verified key set as this tenant's view of the hub's keys."""
+    values = {
+        "hub": keyset.hub,
+        "issued_at": keyset.issued_at,
+        "valid_until": keyset.valid_until,
+        "envelope": dict(raw),
+        "verified_at": now,
+    }
+    async with unit_of_work(sessions) as session:
+        await session.execute(
+            insert_for(session, HubKeySet)
+            .values(tenant_code=tenant_code, **values)
+            .on_conflict_do_update(index_elements=["tenant_code"], set_=values)
+        )
+    revoked = sorted(key.kid for key in keyset.keys if key.revoked_at is not None)
+    log.info(
+        "tenant %s: key set of hub %s issued %s verified (%d keys, revoked: %s)",
+        tenant_code,
+        keyset.hub,
+        keyset.issued_at.isoformat(),
+        len(keyset.keys),
+        ", ".join(revoked) or "none",
+    )
+
+
+def cross_check_marks(item: FeedItem, notice: Notice, *, tenant_code: str, now: datetime) -> None:
+    """The hub's unsigned ``status``/``expired`` should agree with the signed notice."""
+    if item.status != str(notice.status):
+        log.warning(
+            "tenant %s: hub marks seq %d as status=%s but the signed notice says %s; "
+            "the signed notice decides",
+            tenant_code,
+            item.seq,
+            item.status[:16],
+            notice.status,
+        )
+    if item.expired and now < notice.expires:
+        log.info(
+            "tenant %s: hub marks seq %d expired, our clock says it expires at %s "
+            "(clock difference?); the dispatcher decides with our clock",
+            tenant_code,
+            item.seq,
+            notice.expires.isoformat(),
+        )
 
 
 def check_item(
@@ -184,20 +253,22 @@ def _stored_notice(
     )
 
 
-async def _commit(
+async def advance_cursor(
     sessions: async_sessionmaker[AsyncSession],
     *,
     tenant_code: str,
-    item: FeedItem,
-    row: StoredNotice | FeedRejection | None,
+    from_seq: int,
+    to_seq: int,
+    row: StoredNotice | FeedRejection | None = None,
 ) -> None:
+    """Store ``row`` (if any) and move the cursor ``from_seq`` → ``to_seq`` in one transaction.
+
+    Raises ``CursorMovedError`` (nothing stored) when the cursor is no longer ``from_seq``."""
     async with unit_of_work(sessions) as session:
         if row is not None:
             session.add(row)
             await session.flush()
-        if not await tenants.advance_cursor(
-            session, tenant_code, from_seq=item.seq - 1, to_seq=item.seq
-        ):
+        if not await tenants.advance_cursor(session, tenant_code, from_seq=from_seq, to_seq=to_seq):
             raise CursorMovedError(tenant_code)
 
 
@@ -208,18 +279,27 @@ async def commit_outcome(
     item: FeedItem,
     outcome: Outcome,
     now: datetime,
+    from_seq: int,
+    to_seq: int,
 ) -> str:
-    """Store the outcome and advance the cursor to ``item.seq`` in one transaction.
+    """Store the outcome and move the cursor ``from_seq`` → ``to_seq`` (≥ ``item.seq``) in one
+    transaction.
 
     Returns what happened: ``stored``, ``skipped``, ``rejected``, ``not_for_us``.
     """
+    if not from_seq < item.seq <= to_seq:
+        raise ValueError(f"seq {item.seq} is not in ({from_seq}, {to_seq}]")
+    move = functools.partial(
+        advance_cursor, sessions, tenant_code=tenant_code, from_seq=from_seq, to_seq=to_seq
+    )
     if isinstance(outcome, NotForUs):
-        await _commit(sessions, tenant_code=tenant_code, item=item, row=None)
+        await move()
         return "not_for_us"
     if isinstance(outcome, Accepted):
+        cross_check_marks(item, outcome.verified.notice, tenant_code=tenant_code, now=now)
         row = _stored_notice(tenant_code, outcome, item, now)
         try:
-            await _commit(sessions, tenant_code=tenant_code, item=item, row=row)
+            await move(row=row)
         except IntegrityError:
             outcome = Rejected(
                 str(RejectionCode.DUPLICATE),
@@ -255,5 +335,17 @@ async def commit_outcome(
         rejected_at=now,
         detail={},
     )
-    await _commit(sessions, tenant_code=tenant_code, item=item, row=rejection)
+    await move(row=rejection)
     return "rejected"
+
+
+async def keyset_view(
+    session: AsyncSession, *, tenant_code: str, root_keys: dict[str, Ed25519PublicKey]
+) -> tuple[KeySet, HubKeySet] | None:
+    """The newest key set the follower verified for the tenant, verified again against the
+    pinned root keys (as of when it was verified); None before the first one."""
+    row = await session.get(HubKeySet, tenant_code)
+    if row is None:
+        return None
+    keyset = verify_keyset(envelope_of(row.envelope), root_keys=root_keys, now=row.verified_at)
+    return keyset, row

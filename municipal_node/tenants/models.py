@@ -22,6 +22,8 @@ class Tenant(Base):
     line_channel_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     line_access_token_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     line_api_base_url: Mapped[str] = mapped_column(String(2000))
+    #: the subscriber credential the hub issued for this municipality (sealed); None = not set
+    hub_credential_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     #: highest hub seq consumed (stored, rejected or not for us)
     feed_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

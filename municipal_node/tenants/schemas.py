@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -37,6 +37,8 @@ class TenantConfig:
     line_channel_secret: str
     line_access_token: str
     line_api_base_url: str
+    #: the hub's subscriber credential (None while not configured); never logged
+    hub_credential: str | None = field(default=None, repr=False)
 
     def root_key_map(self) -> dict[str, Ed25519PublicKey]:
         return {key.kid: key.public_key for key in self.root_keys}

@@ -83,6 +83,7 @@ async def add_tenant(
     line_access_token: str,
     line_api_base_url: str,
     now: datetime,
+    hub_credential: str | None = None,
 ) -> Tenant:
     if not MUNICIPALITY_CODE_RE.fullmatch(code):
         raise TenantError(
@@ -97,6 +98,8 @@ async def add_tenant(
             "BAD_LINE", "LINE のチャネル情報が必要です / LINE channel secret and token required"
         )
     keys = parse_root_keys(root_keys)
+    if hub_credential is not None:
+        hub_credential = _check_credential(hub_credential)
     if await repository.get(session, code) is not None:
         raise TenantError("EXISTS", f"{code} は登録済みです / tenant {code} already exists")
     tenant = Tenant(
@@ -111,12 +114,45 @@ async def add_tenant(
             line_access_token, aad=_aad(code, "line_access_token")
         ),
         line_api_base_url=_check_url(line_api_base_url, "LINE API base URL"),
+        hub_credential_sealed=(
+            None
+            if hub_credential is None
+            else sealer.seal_text(hub_credential, aad=_aad(code, "hub_credential"))
+        ),
         feed_cursor=0,
         created_at=now,
         updated_at=now,
     )
     await repository.add(session, tenant)
     return tenant
+
+
+def _check_credential(credential: str) -> str:
+    credential = credential.strip()
+    # the hub issues URL-safe base64 tokens; anything else could not be sent as a header anyway
+    if not 16 <= len(credential) <= 512 or not all(
+        ch.isascii() and (ch.isalnum() or ch in "-_.~+/=") for ch in credential
+    ):
+        raise TenantError(
+            "BAD_CREDENTIAL",
+            "ハブの認証情報が不正です（`todoke hub add-subscriber` が表示した値） / "
+            "bad hub credential (use the value `todoke hub add-subscriber` printed)",
+        )
+    return credential
+
+
+async def set_hub_credential(
+    session: AsyncSession, *, sealer: Sealer, code: str, credential: str, now: datetime
+) -> None:
+    """Replace the tenant's hub credential (rotation); running followers pick it up next round."""
+    tenant = await repository.get(session, code)
+    if tenant is None:
+        raise TenantError("UNKNOWN_TENANT", f"{code} は未登録です / no tenant {code}")
+    tenant.hub_credential_sealed = sealer.seal_text(
+        _check_credential(credential), aad=_aad(code, "hub_credential")
+    )
+    tenant.updated_at = now
+    await session.flush()
 
 
 def open_config(tenant: Tenant, *, sealer: Sealer) -> TenantConfig:
@@ -132,6 +168,13 @@ def open_config(tenant: Tenant, *, sealer: Sealer) -> TenantConfig:
             tenant.line_access_token_sealed, aad=_aad(tenant.code, "line_access_token")
         ),
         line_api_base_url=tenant.line_api_base_url,
+        hub_credential=(
+            None
+            if tenant.hub_credential_sealed is None
+            else sealer.open_text(
+                tenant.hub_credential_sealed, aad=_aad(tenant.code, "hub_credential")
+            )
+        ),
     )
 
 

@@ -15,7 +15,18 @@ from hub.app import create_app
 from hub.publishers.registry import add_publisher_key
 from hub.settings import HubSettings
 from hub.state import HubState
-from tests.hub.helpers import HUB_ID, ROOT_KEY, FixedClock, HubApi, KeySpec, cfa_key, pref_key
+from hub.subscribers.registry import add_subscriber
+from tests.hub.helpers import (
+    HUB_ID,
+    ROOT_KEY,
+    SUBSCRIBER,
+    FixedClock,
+    HubApi,
+    KeySpec,
+    bearer,
+    cfa_key,
+    pref_key,
+)
 from todoke.serving import bind_socket, url_of
 
 
@@ -49,10 +60,50 @@ def hub_state(app: FastAPI) -> HubState:
     return state
 
 
+async def subscribe(state: HubState, municipality: str = SUBSCRIBER, name: str = "弥富市") -> str:
+    """Register a subscriber (municipal node) and return its bearer credential."""
+    async with state.transaction() as session:
+        registered = await add_subscriber(
+            session, municipality=municipality, name=name, node_jwk=None, now=state.clock.now()
+        )
+    return registered.credential
+
+
+async def subscribe_with_own_engine(
+    settings: HubSettings, municipality: str = SUBSCRIBER, name: str = "弥富市"
+) -> str:
+    """``subscribe`` through a separate engine (for a hub running in another thread/loop)."""
+    from hub.clock import SystemClock
+    from hub.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            registered = await add_subscriber(
+                session,
+                municipality=municipality,
+                name=name,
+                node_jwk=None,
+                now=SystemClock().now(),
+            )
+    finally:
+        await engine.dispose()
+    return registered.credential
+
+
 @pytest.fixture
-async def api(app: FastAPI) -> AsyncIterator[HubApi]:
+async def subscriber_credential(hub_state: HubState) -> str:
+    """The credential of subscriber 23235 (弥富市), registered for every ``api`` test."""
+    return await subscribe(hub_state)
+
+
+@pytest.fixture
+async def api(app: FastAPI, subscriber_credential: str) -> AsyncIterator[HubApi]:
+    """The GraphQL API in-process, authenticated as subscriber 23235 (弥富市)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://hub.test", headers=bearer(subscriber_credential)
+    ) as http:
         yield HubApi(http)
 
 

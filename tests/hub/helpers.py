@@ -22,6 +22,7 @@ CFA_KEY = private_key_from_seed(bytes(range(32)))
 CFA_KID = "gov-cfa/2026a"
 PREF_KEY = private_key_from_seed(bytes(range(32, 64)))
 PREF_KID = "pref-23/2026a"
+SUBSCRIBER = "23235"  # 弥富市 (愛知県): sees areas 00, 23 and 23235
 
 
 @dataclass
@@ -162,6 +163,23 @@ query($after: Int!, $first: Int!) {
 }
 """
 
+FEED_FULL = """
+query($after: Int!, $first: Int!) {
+  notices(after: $after, first: $first) {
+    lastSeq hasMore scannedTo
+    items {
+      seq status expired
+      envelope { protected payload signature } receipt { protected payload signature }
+    }
+  }
+}
+"""
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
 KEYSET = "{ keySet { protected payload signature } }"
 
 
@@ -171,8 +189,15 @@ class HubApi:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+    async def graphql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -185,6 +210,16 @@ class HubApi:
 
     async def feed(self, after: int = 0, first: int = 1000) -> dict[str, Any]:
         body = await self.graphql(FEED, {"after": after, "first": first})
+        assert "errors" not in body, body
+        page: dict[str, Any] = body["data"]["notices"]
+        return page
+
+    async def feed_as(
+        self, credential: str | None, after: int = 0, first: int = 1000
+    ) -> dict[str, Any]:
+        """The full feed page (scannedTo, status, expired) read with ``credential``."""
+        headers = {"Authorization": ""} if credential is None else bearer(credential)
+        body = await self.graphql(FEED_FULL, {"after": after, "first": first}, headers)
         assert "errors" not in body, body
         page: dict[str, Any] = body["data"]["notices"]
         return page

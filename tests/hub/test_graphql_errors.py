@@ -120,6 +120,7 @@ async def test_unexpected_failure_is_masked_and_logged_with_request_id(
     async with registered.transaction() as session:
         from sqlalchemy import text
 
+        await session.execute(text("DROP TABLE notice_areas"))  # it references notices
         await session.execute(text("DROP TABLE notices"))
     response = await api.http.post(
         "/graphql", json={"query": "{ notices { lastSeq items { seq } } }"}

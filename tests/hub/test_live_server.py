@@ -11,12 +11,13 @@ from hub.publishers.client import publish, submit_envelope
 from hub.publishers.schemas import PublishAccepted, PublishRejected
 from hub.settings import HubSettings
 from hub.state import HubState
-from tests.hub.conftest import LiveServer, register_with_own_engine
+from tests.hub.conftest import LiveServer, register_with_own_engine, subscribe_with_own_engine
 from tests.hub.helpers import (
     CFA_KEY,
     CFA_KID,
     FixedClock,
     HubApi,
+    bearer,
     cfa_key,
     make_notice,
     pref_key,
@@ -55,8 +56,11 @@ async def test_twenty_parallel_publishes_get_seqs_1_to_20(
 ) -> None:
     server, _ = live_hub
     await register_with_own_engine(settings, cfa_key(), clock)
+    credential = await subscribe_with_own_engine(settings)
     envelopes = [signed(make_notice()) for _ in range(20)]
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=60, headers=bearer(credential)
+    ) as http:
         results = await asyncio.gather(
             *(submit_envelope(e, hub_url=server.url, http=http) for e in envelopes)
         )
@@ -75,8 +79,11 @@ async def test_parallel_copies_of_one_notice_store_it_once(
 ) -> None:
     server, _ = live_hub
     await register_with_own_engine(settings, cfa_key(), clock)
+    credential = await subscribe_with_own_engine(settings)
     envelope = signed(make_notice())
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=60, headers=bearer(credential)
+    ) as http:
         results = await asyncio.gather(
             *(submit_envelope(envelope, hub_url=server.url, http=http) for _ in range(10))
         )

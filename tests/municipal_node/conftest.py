@@ -51,6 +51,13 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+def hub_credentials() -> dict[str, str]:
+    """Subscriber credentials the live hubs of this test issued for TENANT, by hub URL;
+    ``Node.add_tenant`` uses the one of its ``hub_url``."""
+    return {}
+
+
+@pytest.fixture
 def node_settings(database_url: str) -> NodeSettings:
     return NodeSettings(
         database_url=database_url,
@@ -71,6 +78,7 @@ class Node:
     sessions: async_sessionmaker[AsyncSession]
     sealer: Sealer
     clock: FixedClock
+    hub_credentials: dict[str, str]
 
     async def add_tenant(
         self,
@@ -80,6 +88,7 @@ class Node:
         line_api_base_url: str = "http://127.0.0.1:9",
         root_keys: list[dict[str, Any]] | None = None,
         token: str = CHANNEL_TOKEN,
+        hub_credential: str | None = None,
     ) -> None:
         async with unit_of_work(self.sessions) as session:
             await add_tenant(
@@ -93,6 +102,7 @@ class Node:
                 line_access_token=token,
                 line_api_base_url=line_api_base_url,
                 now=self.clock.now(),
+                hub_credential=hub_credential or self.hub_credentials.get(hub_url),
             )
 
     async def import_csv(self, path: Path, *, tenant: str = TENANT) -> ImportSummary:
@@ -107,12 +117,19 @@ class Node:
 
 
 @pytest.fixture
-async def node(node_settings: NodeSettings, clock: FixedClock) -> AsyncIterator[Node]:
+async def node(
+    node_settings: NodeSettings, clock: FixedClock, hub_credentials: dict[str, str]
+) -> AsyncIterator[Node]:
     upgrade_to_head(node_settings.database_url)
     engine = create_engine(node_settings.database_url)
     try:
         yield Node(
-            node_settings, engine, session_factory(engine), Sealer(node_settings.key_bytes()), clock
+            node_settings,
+            engine,
+            session_factory(engine),
+            Sealer(node_settings.key_bytes()),
+            clock,
+            hub_credentials,
         )
     finally:
         await engine.dispose()
@@ -143,10 +160,12 @@ def live_node(node_settings: NodeSettings, clock: FixedClock) -> Iterator[LiveSe
         server.stop()
 
 
-async def _register_publishers(database_url: str, clock: FixedClock) -> None:
+async def _register_publishers(database_url: str, clock: FixedClock) -> str:
+    """Register gov-cfa and pref-23, and TENANT as a subscriber; return its credential."""
     from hub.db import create_engine as hub_engine
     from hub.db import create_sessionmaker
     from hub.publishers.registry import add_publisher_key
+    from hub.subscribers.registry import add_subscriber
 
     engine = hub_engine(database_url)
     try:
@@ -167,6 +186,10 @@ async def _register_publishers(database_url: str, clock: FixedClock) -> None:
                     not_after=NOW + timedelta(days=300),
                     now=clock.now(),
                 )
+            registered = await add_subscriber(
+                session, municipality=TENANT, name=TENANT_NAME, node_jwk=None, now=clock.now()
+            )
+        return registered.credential
     finally:
         await engine.dispose()
 
@@ -179,9 +202,10 @@ def hub_clock() -> FixedClock:
 
 @pytest.fixture
 async def live_hub(
-    second_database_url: str, tmp_path: Path, hub_clock: FixedClock
+    second_database_url: str, tmp_path: Path, hub_clock: FixedClock, hub_credentials: dict[str, str]
 ) -> AsyncIterator[LiveServer]:
-    """The REAL hub (hub.app.create_app) on loopback, gov-cfa and pref-23 registered."""
+    """The REAL hub (hub.app.create_app) on loopback, gov-cfa and pref-23 registered, TENANT
+    registered as a subscriber (its credential in ``hub_credentials[live_hub.url]``)."""
     from hub.app import create_app as create_hub
     from hub.db import upgrade_to_head as hub_upgrade
     from hub.settings import HubSettings
@@ -190,8 +214,9 @@ async def live_hub(
     key_file.write_bytes(private_key_to_pem(ROOT_KEY))
     settings = HubSettings(database_url=second_database_url, hub_id=HUB_ID, root_key_file=key_file)
     hub_upgrade(second_database_url)
-    await _register_publishers(second_database_url, hub_clock)
+    credential = await _register_publishers(second_database_url, hub_clock)
     server = LiveServer(create_hub(settings, clock=hub_clock)).start()
+    hub_credentials[server.url] = credential
     try:
         yield server
     finally:

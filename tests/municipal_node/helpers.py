@@ -44,14 +44,27 @@ def root_key_entry() -> dict[str, Any]:
 class LiveServer:
     """An ASGI app on a real uvicorn server on loopback, in its own thread and event loop."""
 
-    def __init__(self, app: Any) -> None:
-        self.sock = bind_socket("127.0.0.1", 0)
+    def __init__(self, app: Any, port: int = 0) -> None:
+        self.app = app
+        self.sock = bind_socket("127.0.0.1", port)
         self.url = url_of(self.sock)
         config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def restart(self) -> LiveServer:
+        """Stop, then serve the same app (lifespan run again) on the same port: a restart."""
+        port = self.port
+        self.stop()
+        fresh = LiveServer(self.app, port)
+        self.sock, self.server, self.thread = fresh.sock, fresh.server, fresh.thread
+        return self.start()
 
     def start(self) -> LiveServer:
         self.thread.start()

@@ -76,6 +76,7 @@ async def test_the_running_node_relays_a_published_notice_to_matching_friends(
                 assert health.json()["tenants"][TENANT] == {
                     "feed": "running",
                     "dispatch": "running",
+                    "subscription": "live",
                 }
             inboxes = [
                 len(

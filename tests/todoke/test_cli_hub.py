@@ -238,3 +238,148 @@ def test_publish_errors_are_clear(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "not an Ed25519 private key" in result.output
+
+
+def test_revoke_key_is_idempotent_and_never_back_dated(env: dict[str, str]) -> None:
+    assert add_cfa(env).exit_code == 0
+    result = hub(env, "revoke-key", "--kid", "gov-cfa/2026a")
+    assert result.exit_code == 0, result.output
+    assert "key revoked: gov-cfa/2026a at " in result.output
+    again = hub(env, "revoke-key", "--kid", "gov-cfa/2026a")
+    assert again.exit_code == 0
+    assert "already revoked: gov-cfa/2026a" in again.output
+    listed = hub(env, "list-publishers")
+    assert "失効 revoked" in listed.output
+    past = hub(env, "revoke-key", "--kid", "gov-cfa/2026a", "--at", "2020-01-01T00:00:00+09:00")
+    assert past.exit_code != 0
+    assert "cannot be back-dated" in past.output
+    unknown = hub(env, "revoke-key", "--kid", "gov-cfa/none")
+    assert unknown.exit_code != 0
+    assert "not registered" in unknown.output
+    naive = hub(env, "revoke-key", "--kid", "gov-cfa/2026a", "--at", "2030-01-01T00:00:00")
+    assert naive.exit_code != 0
+    assert "offset" in naive.output
+
+
+def test_late_rotation_is_warned_at_registration_and_in_the_list(env: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    old_start = (now - timedelta(days=350)).isoformat()
+    old_end = (now + timedelta(days=10)).isoformat()
+    assert add_cfa(env, "--not-before", old_start, "--not-after", old_end).exit_code == 0
+    listed = hub(env, "list-publishers")
+    assert "no successor key is registered" in listed.output
+    result = hub(
+        env,
+        "add-publisher",
+        "--id", "gov-cfa",
+        "--kid", "gov-cfa/2027a",
+        "--public-key", json.dumps(public_jwk(PREF_KEY)),
+        "--area", "00",
+        "--category", "benefit",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "key added: gov-cfa/2027a" in result.output
+    assert "WARNING: " in result.output
+    assert "late rotation: gov-cfa/2027a was registered only 9 days before" in result.output
+    assert "late rotation" in hub(env, "list-publishers").output
+
+
+def test_too_long_validity_is_refused_clearly(env: dict[str, str]) -> None:
+    result = add_cfa(env, "--valid-days", "401")
+    assert result.exit_code != 0
+    assert "at most 400 days" in result.output
+
+
+def test_keys_rotate_end_to_end_both_keys_publish_in_the_overlap(
+    env: dict[str, str], served_hub: str, tmp_path: Path
+) -> None:
+    from todoke.commands.keys import keys_group
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    old_end = now + timedelta(days=20)
+    assert (
+        add_cfa(
+            env,
+            "--not-before",
+            (now - timedelta(days=1)).isoformat(),
+            "--not-after",
+            old_end.isoformat(),
+        ).exit_code
+        == 0
+    )
+    new_pem = tmp_path / "cfa-2027a.pem"
+    rotated = CliRunner().invoke(
+        keys_group,
+        [
+            "rotate",
+            "--publisher", "gov-cfa",
+            "--old-kid", "gov-cfa/2026a",
+            "--new-kid", "gov-cfa/2027a",
+            "--key-out", str(new_pem),
+            "--hub", served_hub,
+            "--json",
+        ],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert rotated.exit_code == 0, rotated.output
+    plan = json.loads(rotated.stdout)
+    assert "less than 30 days" in rotated.stderr  # the old key ends in 20 days
+    assert plan["kid"] == "gov-cfa/2027a"
+    assert (new_pem.stat().st_mode & 0o777) == 0o600
+    command = plan["register_command"]
+    assert command[:3] == ["todoke", "hub", "add-publisher"]
+    # the old key's scope was copied from the hub's key set
+    assert command.count("--area") == 1 and "00" in command
+    assert command.count("--category") == 2
+    registered = hub(env, *command[2:])
+    assert registered.exit_code == 0, registered.output
+    assert "late rotation" in registered.output
+
+    old_pem = tmp_path / "cfa-2026a.pem"
+    old_pem.write_bytes(private_key_to_pem(CFA_KEY))
+    sent = datetime.now(UTC)  # the new key's not_before is when `keys rotate` ran
+    for kid, pem in (("gov-cfa/2026a", old_pem), ("gov-cfa/2027a", new_pem)):
+        notice = make_notice(
+            sent=sent.isoformat(),
+            effective=now.isoformat(),
+            expires=(now + timedelta(days=30)).isoformat(),
+        )
+        notice_file = tmp_path / f"{kid.replace('/', '-')}.json"
+        notice_file.write_text(json.dumps(notice, ensure_ascii=False), encoding="utf-8")
+        result = CliRunner().invoke(
+            publish_command,
+            [str(notice_file), "--key", str(pem), "--kid", kid, "--hub", served_hub],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        assert "accepted: seq=" in result.output
+
+
+def test_keys_rotate_refuses_bad_requests_before_writing_a_key(tmp_path: Path) -> None:
+    from todoke.commands.keys import keys_group
+
+    out = tmp_path / "new.pem"
+    base = ["rotate", "--publisher", "gov-cfa", "--key-out", str(out)]
+    cases = [
+        (["--old-kid", "gov-cfa/a", "--new-kid", "pref-23/b", "--area", "00", "--category", "benefit"], "gov-cfa/<label>"),
+        (["--old-kid", "gov-cfa/a", "--new-kid", "gov-cfa/a", "--area", "00", "--category", "benefit"], "must differ"),
+        (["--old-kid", "gov-cfa/a", "--new-kid", "gov-cfa/b"], "--area and --category"),
+        (["--old-kid", "gov-cfa/a", "--new-kid", "gov-cfa/b", "--area", "00", "--category", "benefit", "--valid-days", "401"], "401"),
+    ]  # fmt: skip
+    for extra, fragment in cases:
+        result = CliRunner().invoke(keys_group, [*base, *extra])
+        assert result.exit_code != 0
+        assert fragment in result.output, result.output
+    assert not out.exists()
+    ok = CliRunner().invoke(
+        keys_group,
+        [*base, "--old-kid", "gov-cfa/2026a", "--new-kid", "gov-cfa/2027a", "--area", "23",
+         "--category", "benefit", "--not-before", "2027-03-01T00:00:00+09:00", "--valid-days", "365"],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert out.exists()
+    assert "todoke hub add-publisher --id gov-cfa --kid gov-cfa/2027a --public-key" in ok.output
+    assert (
+        "--not-before 2027-02-28T15:00:00+00:00 --not-after 2028-02-28T15:00:00+00:00" in ok.output
+    )
+    assert "todoke hub revoke-key --kid gov-cfa/2026a" in ok.output

@@ -24,6 +24,8 @@ from hub.publishers.registry import (
     RegistryError,
     add_publisher_key,
     list_publishers,
+    publisher_warnings,
+    revoke_key,
 )
 from hub.publishers.schemas import PublishAccepted
 from hub.settings import HubSettings, SettingsError
@@ -176,8 +178,8 @@ def add_publisher(
             raise click.BadParameter("--valid-days must be 1 or more")
         end = start + timedelta(days=days)
 
-    async def work(session: AsyncSession) -> tuple[bool, Any]:
-        return await add_publisher_key(
+    async def work(session: AsyncSession) -> tuple[tuple[bool, Any], tuple[str, ...]]:
+        added = await add_publisher_key(
             session,
             publisher_id=publisher_id,
             name=name,
@@ -189,8 +191,9 @@ def add_publisher(
             not_after=end,
             now=now,
         )
+        return added, await publisher_warnings(session, publisher_id=publisher_id, now=now)
 
-    created, key = run_db(settings, work)
+    (created, key), warnings = run_db(settings, work)
     if created:
         click.echo(f"発行者を登録しました / publisher added: {publisher_id} ({name})")
     click.echo(
@@ -198,17 +201,23 @@ def add_publisher(
         f"{key.not_before.isoformat()} – {key.not_after.isoformat()}  "
         f"area={','.join(key.areas)} category={','.join(key.categories)}"
     )
+    for warning in warnings:
+        click.echo(f"警告 / WARNING: {warning}", err=True)
 
 
 @hub_group.command("list-publishers")
 def list_publishers_command() -> None:
     """List registered publishers and their keys."""
     settings = load_settings()
-    publishers = run_db(settings, list_publishers)
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> Any:
+        return await list_publishers(session, now=now)
+
+    publishers = run_db(settings, work)
     if not publishers:
         click.echo("登録された発行者はありません / no publishers registered")
         return
-    now = SystemClock().now()
     for publisher in publishers:
         click.echo(f"{publisher.id}  {publisher.name}")
         for key in publisher.keys:
@@ -224,6 +233,34 @@ def list_publishers_command() -> None:
                 f"  {key.kid}  {key.not_before.isoformat()} – {key.not_after.isoformat()}  "
                 f"area={','.join(key.areas)} category={','.join(key.categories)}  [{state}]"
             )
+        for warning in publisher.warnings:
+            click.echo(f"  警告 / WARNING: {warning}")
+
+
+@hub_group.command("revoke-key")
+@click.option("--kid", required=True, help="The key to revoke, e.g. gov-cfa/2026a")
+@click.option("--at", "at", default=None, help="RFC 3339, now or later (default: now)")
+def revoke_key_command(kid: str, at: str | None) -> None:
+    """Revoke a publisher key (鍵の失効). New notices under it are refused from --at on;
+    notices received before stay valid (the publisher withdraws them with a Cancel)."""
+    settings = load_settings()
+    now = SystemClock().now()
+    when = parse_time(at, "--at")
+
+    async def work(session: AsyncSession) -> Any:
+        return await revoke_key(session, kid=kid, at=when, now=now)
+
+    revocation = run_db(settings, work)
+    stamp = revocation.revoked_at.isoformat()
+    if revocation.changed:
+        click.echo(f"鍵を失効させました / key revoked: {kid} at {stamp}")
+    else:
+        click.echo(f"失効済みです (変更なし) / already revoked: {kid} at {stamp}")
+    click.echo(
+        "この時刻以降、この鍵の新しい通知は拒否されます (KEY_REVOKED)。それ以前に受理した通知は"
+        "有効なままです / from then on the hub refuses new notices signed with it; notices it "
+        "received before stay valid (the publisher can Cancel them with another key)"
+    )
 
 
 @hub_group.command("root-key")
@@ -284,3 +321,14 @@ def publish_command(
         click.echo(f"{label}: seq={result.seq} digest={result.digest}")
         return
     raise click.ClickException(f"拒否されました / rejected: {result.code.value}: {result.message}")
+
+
+def _register_subscriber_commands() -> None:
+    """``add-subscriber`` & co. live in ``todoke.commands.hub_subscribers``."""
+    from todoke.commands.hub_subscribers import SUBSCRIBER_COMMANDS
+
+    for command in SUBSCRIBER_COMMANDS:
+        hub_group.add_command(command)
+
+
+_register_subscriber_commands()

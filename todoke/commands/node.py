@@ -15,16 +15,23 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.errors import ContractError
 from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import create_engine, session_factory, unit_of_work
 from municipal_node.db.migrate import upgrade_to_head
+from municipal_node.relay.service import keyset_view
 from municipal_node.residents.service import CsvRejectedError, UnknownTenantError, import_csv
 from municipal_node.settings import NodeSettings
 from municipal_node.status.service import notice_statuses
 from municipal_node.tenants import repository as tenant_repository
 from municipal_node.tenants.schemas import TenantError
-from municipal_node.tenants.service import add_tenant, parse_root_key_text
+from municipal_node.tenants.service import (
+    add_tenant,
+    load_config,
+    parse_root_key_text,
+    set_hub_credential,
+)
 from todoke.serving import serve_app
 
 T = TypeVar("T")
@@ -124,6 +131,11 @@ def _root_keys(values: tuple[str, ...]) -> list[dict[str, Any]]:
 @click.option("--line-channel-secret", required=True)
 @click.option("--line-channel-token", required=True)
 @click.option("--line-api-base-url", default="https://api.line.me", show_default=True)
+@click.option(
+    "--hub-credential",
+    default=None,
+    help="The subscriber credential `todoke hub add-subscriber` printed (the feed needs it).",
+)
 def add_tenant_command(
     code: str,
     name: str,
@@ -132,6 +144,7 @@ def add_tenant_command(
     line_channel_secret: str,
     line_channel_token: str,
     line_api_base_url: str,
+    hub_credential: str | None,
 ) -> None:
     """Register a municipality (tenant) with its hub and LINE channel."""
     settings = load_settings()
@@ -157,10 +170,145 @@ def add_tenant_command(
                 line_access_token=line_channel_token,
                 line_api_base_url=line_api_base_url,
                 now=SystemClock().now(),
+                hub_credential=hub_credential,
             )
 
     run_db(settings, work)
     click.echo(f"テナントを登録しました / tenant added: {code} {name}")
+    if hub_credential is None:
+        click.echo(
+            "注意: ハブの認証情報が未設定です。`todoke node set-hub-credential` で設定するまで"
+            "通知を受信できません / warning: no hub credential; the hub refuses the feed until "
+            "`todoke node set-hub-credential` sets one",
+            err=True,
+        )
+
+
+@node_group.command("set-hub-credential")
+@click.option("--tenant", "tenant_code", required=True, help="5-digit municipality code")
+@click.option(
+    "--credential",
+    required=True,
+    help="The subscriber credential the hub issued (`todoke hub add-subscriber`).",
+)
+def set_hub_credential_command(tenant_code: str, credential: str) -> None:
+    """Set or rotate the tenant's hub credential; a running node uses it from its next round."""
+    settings = load_settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
+        async with unit_of_work(sessions) as session:
+            await set_hub_credential(
+                session,
+                sealer=sealer,
+                code=tenant_code,
+                credential=credential,
+                now=SystemClock().now(),
+            )
+
+    run_db(settings, work)
+    click.echo(f"ハブの認証情報を更新しました / hub credential updated: {tenant_code}")
+
+
+def _print_pins(code: str, keys: tuple[Any, ...]) -> None:
+    click.echo(f"テナント {code} の固定ルート鍵 / pinned hub root keys of {code}:")
+    for key in keys:
+        click.echo(f"  {key.kid}  x={key.jwk.get('x')}")
+
+
+@node_group.command("pin-root-key")
+@click.option("--tenant", "tenant_code", required=True)
+@click.option(
+    "--hub-root-key",
+    "hub_root_keys",
+    multiple=True,
+    required=True,
+    help='File or JSON of {"kid","jwk"} as `todoke hub root-key` prints (repeatable).',
+)
+def pin_root_key_command(tenant_code: str, hub_root_keys: tuple[str, ...]) -> None:
+    """Pin another hub root key (before the hub switches to it) (ルート鍵の追加)."""
+    from municipal_node.tenants.root_keys import pin_root_keys
+
+    settings = load_settings()
+    try:
+        keys = _root_keys(hub_root_keys)
+    except TenantError as exc:
+        raise click.BadParameter(exc.message, param_hint="--hub-root-key") from exc
+    except OSError as exc:
+        raise click.BadParameter(
+            f"ファイルを読めません / cannot read: {exc}", param_hint="--hub-root-key"
+        ) from exc
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
+        async with unit_of_work(sessions) as session:
+            return await pin_root_keys(
+                session, code=tenant_code, keys=keys, now=SystemClock().now()
+            )
+
+    _print_pins(tenant_code, run_db(settings, work))
+
+
+@node_group.command("unpin-root-key")
+@click.option("--tenant", "tenant_code", required=True)
+@click.option("--kid", required=True, help="The old hub root key id, e.g. hub-aichi/root1")
+def unpin_root_key_command(tenant_code: str, kid: str) -> None:
+    """Unpin a hub root key no longer used by the hub (never the last one) (ルート鍵の削除)."""
+    from municipal_node.tenants.root_keys import unpin_root_key
+
+    settings = load_settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
+        async with unit_of_work(sessions) as session:
+            return await unpin_root_key(session, code=tenant_code, kid=kid, now=SystemClock().now())
+
+    _print_pins(tenant_code, run_db(settings, work))
+
+
+@node_group.command("keyset")
+@click.option("--tenant", "tenant_code", required=True)
+def keyset_command(tenant_code: str) -> None:
+    """Print the hub key set the node last verified for the tenant (JSON): publisher keys,
+    validity and revocations (信頼している鍵)."""
+    settings = load_settings()
+
+    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
+        async with sessions() as session:
+            config = await load_config(session, tenant_code, sealer=sealer)
+            if config is None:
+                raise UnknownTenantError(tenant_code)
+            view = await keyset_view(
+                session, tenant_code=tenant_code, root_keys=config.root_key_map()
+            )
+        if view is None:
+            return None
+        keyset, row = view
+        return {
+            "hub": keyset.hub,
+            "issued_at": keyset.issued_at.isoformat(),
+            "valid_until": keyset.valid_until.isoformat(),
+            "verified_at": row.verified_at.isoformat(),
+            "keys": [
+                {
+                    "kid": key.kid,
+                    "publisher": key.publisher,
+                    "not_before": key.not_before.isoformat(),
+                    "not_after": key.not_after.isoformat(),
+                    "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+                }
+                for key in keyset.keys
+            ],
+        }
+
+    try:
+        view = run_db(settings, work)
+    except ContractError as exc:
+        raise click.ClickException(
+            f"保存された鍵セットを検証できません / the stored key set does not verify: {exc.message}"
+        ) from exc
+    if view is None:
+        raise click.ClickException(
+            "鍵セットはまだ受信していません / no key set verified yet for this tenant"
+        )
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
 
 
 @node_group.command("import-residents")

@@ -128,11 +128,17 @@ class Demo:
         root = run_cli(["hub", "root-key"], env=self.hub_env).stdout.strip()
         root_file = self.workdir / "keys" / "hub-root.pub.json"
         root_file.write_text(root, "utf-8")
+        subscriber = run_cli(
+            ["hub", "add-subscriber", "--municipality", TENANT_CODE, "--name", TENANT_NAME],
+            env=self.hub_env,
+        ).stdout
+        credential = json.loads(subscriber)["credential"]
         run_cli(["node", "migrate"], env=self.node_env)
         run_cli(
             [
                 "node", "add-tenant", "--code", TENANT_CODE, "--name", TENANT_NAME,
                 "--hub-url", hub.url, "--hub-root-key", str(root_file),
+                "--hub-credential", credential,
                 "--line-channel-secret", self.channel_secret,
                 "--line-channel-token", self.channel_token,
                 "--line-api-base-url", sandbox.url,

@@ -99,7 +99,7 @@ async def test_registry_refuses_a_kid_twice(hub_state: HubState) -> None:
 async def test_revoke_unknown_key_is_refused(hub_state: HubState) -> None:
     async with hub_state.transaction() as session:
         with pytest.raises(RegistryError, match="not registered"):
-            await revoke_key(session, kid="gov-cfa/none", revoked_at=NOW)
+            await revoke_key(session, kid="gov-cfa/none", now=NOW)
 
 
 async def test_seq_consumed_in_rolled_back_transaction_leaves_no_gap(

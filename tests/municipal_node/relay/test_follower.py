@@ -131,17 +131,28 @@ async def test_a_replayed_feed_item_is_never_stored_twice(
     assert (rejection.seq, rejection.code) == (1, "DUPLICATE")
 
 
-async def test_notices_for_other_areas_only_move_the_cursor(
+async def test_notices_for_other_areas_are_not_fed_and_the_cursor_moves_to_scanned_to(
     node: Node, live_hub: LiveServer, follower: Callable[[], FeedFollower]
 ) -> None:
     await publish(live_hub.url, make_notice(area=["13"]))  # Tokyo
     pref = make_notice(publisher="pref-23", area=["23"])
     await publish(live_hub.url, pref, kid=PREF_KID, key=PREF_KEY)
     await publish(live_hub.url, make_notice(area=["23100", "23235"]))
-    assert await follower().poll_once() == 3
+    await publish(live_hub.url, make_notice(area=["13101"]))  # Chiyoda, after our last one
+    assert await follower().poll_once() == 2
     assert [row.seq for row in await stored(node)] == [2, 3]
     assert await rejections(node) == []
+    assert await cursor(node) == 4  # the hub scanned seq 4 for us: never read again
+
+
+async def test_a_page_with_nothing_for_us_still_moves_the_cursor(
+    node: Node, live_hub: LiveServer, follower: Callable[[], FeedFollower]
+) -> None:
+    for _ in range(3):
+        await publish(live_hub.url, make_notice(area=["13"]))
+    assert await follower().poll_once() == 0
     assert await cursor(node) == 3
+    assert await stored(node) == []
 
 
 def _corrupt(envelope: dict[str, str]) -> None:
@@ -237,7 +248,7 @@ async def test_test_exercise_update_and_cancel_are_stored_but_not_for_sending(
     assert "not handled yet" in reasons[3]
 
 
-async def test_a_gap_in_the_feed_halts_without_moving_past_it(
+async def test_gaps_in_seq_are_normal(
     node: Node, live_hub: LiveServer, follower: Callable[[], FeedFollower], wire: TamperingTransport
 ) -> None:
     for _ in range(3):
@@ -247,7 +258,59 @@ async def test_a_gap_in_the_feed_halts_without_moving_past_it(
         data["notices"]["items"] = [i for i in data["notices"]["items"] if i["seq"] != 2]
 
     wire.tamper = drop_second
-    with pytest.raises(FeedIntegrityError, match="gap"):
+    assert await follower().poll_once() == 2
+    assert await cursor(node) == 3
+    assert [row.seq for row in await stored(node)] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        ("repeat_consumed", "at or before our cursor"),
+        ("swap_order", "out of order"),
+        ("scanned_behind", "scannedTo 0 is behind our cursor 1"),
+        ("beyond_scanned", "beyond the page's scannedTo"),
+        ("no_progress", "made no progress"),
+    ],
+)
+async def test_a_feed_that_breaks_its_order_halts_without_moving_the_cursor(
+    node: Node,
+    live_hub: LiveServer,
+    follower: Callable[[], FeedFollower],
+    wire: TamperingTransport,
+    tamper: str,
+    message: str,
+) -> None:
+    await publish(live_hub.url, make_notice())
+    await follower().poll_once()
+    assert await cursor(node) == 1
+    first_item: dict[str, Any] = {}
+
+    def remember(data: dict[str, Any]) -> None:
+        first_item.update(data["notices"]["items"][0])
+
+    async with node.sessions() as session, session.begin():
+        await session.execute(update(Tenant).values(feed_cursor=0))
+    wire.tamper = remember
+    await follower().poll_once()  # re-read seq 1 (recorded as DUPLICATE), to copy it below
+    for _ in range(2):
+        await publish(live_hub.url, make_notice())
+
+    def break_order(data: dict[str, Any]) -> None:
+        feed = data["notices"]
+        if tamper == "repeat_consumed":
+            feed["items"].insert(0, dict(first_item))
+        elif tamper == "swap_order":
+            feed["items"].reverse()
+        elif tamper == "scanned_behind":
+            feed["items"], feed["scannedTo"] = [], 0
+        elif tamper == "beyond_scanned":
+            feed["scannedTo"] = 2
+        else:
+            feed["items"], feed["scannedTo"], feed["hasMore"] = [], 1, True
+
+    wire.tamper = break_order
+    with pytest.raises(FeedIntegrityError, match=message):
         await follower().poll_once()
     assert await cursor(node) == 1
     assert len(await stored(node)) == 1
@@ -292,17 +355,17 @@ async def test_a_key_set_not_signed_by_a_pinned_root_key_is_refused(
     assert await cursor(node) == 0
 
 
-async def test_the_running_follower_halts_on_a_gap_and_says_so(
+async def test_the_running_follower_halts_on_a_backwards_seq_and_says_so(
     node: Node, live_hub: LiveServer, follower: Callable[[], FeedFollower], wire: TamperingTransport
 ) -> None:
     for _ in range(2):
         await publish(live_hub.url, make_notice())
 
-    def drop_first(data: dict[str, Any]) -> None:
-        data["notices"]["items"] = [i for i in data["notices"]["items"] if i["seq"] != 1]
+    def swap(data: dict[str, Any]) -> None:
+        data["notices"]["items"].reverse()
 
-    wire.tamper = drop_first
+    wire.tamper = swap
     running = follower()
     await asyncio.wait_for(running.run(0.01, asyncio.Event()), timeout=30)  # returns: halted
-    assert running.status.startswith("halted: gap")
+    assert running.status.startswith("halted: seq went backwards")
     assert await cursor(node) == 0

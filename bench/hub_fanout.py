@@ -1,0 +1,258 @@
+"""Hub fan-out and ingest benchmark (issue #3).
+
+(a) N authenticated municipal subscribers (default 1,741, every municipality in Japan) hold a
+    graphql-transport-ws subscription, spread over the hub replicas and over client processes;
+    one notice is published; we time until every subscriber has been woken, read the notice
+    from the feed with its credential and verified receipt and envelope itself — p50, p99, max.
+(b) Sustained ingest: pre-signed notices through ``publishNotice`` with C concurrent clients
+    across the replicas, next to the raw Ed25519 verify rate of this machine in the same run.
+
+Run (PostgreSQL, two hub replicas):
+    .venv/bin/python bench/hub_fanout.py
+Options: --subscribers 1741 --replicas 2 --client-processes 2 --ingest 3000 --concurrency 32
+         --pg-url postgresql://postgres@127.0.0.1:5432/test   (--sqlite: one replica on SQLite)
+Targets on a 2-core machine: (a) p99 ≤ 1 s; (b) ingest ≥ 25 % of the raw verify rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from contracts.jws import SignedEnvelope, sign
+from contracts.keys import b64url_decode, generate_private_key, private_key_to_pem, public_jwk
+from hub.db import create_engine, create_sessionmaker, upgrade_to_head
+from hub.publishers.registry import add_publisher_key
+from hub.subscribers.registry import add_subscriber
+from todoke.demo.notices import genkyo_todoke_notice
+from todoke.demo.processes import Service, start_service
+
+HERE = Path(__file__).resolve().parent
+PUBLISH = """mutation P($e: SignedEnvelopeInput!) { publishNotice(envelope: $e) {
+  __typename ... on PublishAccepted { seq } ... on PublishRejected { code message } } }"""
+
+
+def municipality_codes(count: int) -> list[str]:
+    """``count`` distinct, well-formed JIS X 0402 codes spread over the 47 prefectures."""
+    per = -(-count // 47)
+    codes = [f"{pref:02d}{100 + n:03d}" for n in range(per) for pref in range(1, 48)]
+    return codes[:count]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+async def register(
+    url: str, publisher_jwk: dict[str, str], codes: list[str]
+) -> list[tuple[str, str]]:
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    now = datetime.now(UTC)
+    credentials = []
+    async with sessions() as session, session.begin():
+        await add_publisher_key(
+            session, publisher_id="gov-cfa", name="こども家庭庁", kid="gov-cfa/bench",
+            jwk=publisher_jwk, areas=["00"], categories=["benefit", "procedure"],
+            not_before=now - timedelta(days=1), not_after=now + timedelta(days=30), now=now,
+        )  # fmt: skip
+        for code in codes:
+            registered = await add_subscriber(
+                session, municipality=code, name=f"自治体{code}", node_jwk=None, now=now
+            )
+            credentials.append((code, registered.credential))
+    await engine.dispose()
+    return credentials
+
+
+def fresh_database(args: argparse.Namespace, workdir: Path) -> tuple[str, str | None]:
+    if args.sqlite:
+        return f"sqlite:///{workdir / 'hub.db'}", None
+    name = f"todoke_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(args.pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return args.pg_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_database(args: argparse.Namespace, name: str | None) -> None:
+    if name:
+        with psycopg.connect(args.pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def raw_verify_rate(envelopes: list[SignedEnvelope], public_key: Any) -> float:
+    inputs = [
+        (f"{e.protected}.{e.payload}".encode(), b64url_decode(e.signature)) for e in envelopes
+    ]
+    started = time.perf_counter()
+    for data, signature in inputs:
+        public_key.verify(signature, data)
+    return len(inputs) / (time.perf_counter() - started)
+
+
+def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[str, str]],
+               root: dict[str, Any], private: Any) -> dict[str, Any]:  # fmt: skip
+    shares = [creds[i :: args.client_processes] for i in range(args.client_processes)]
+    clients = []
+    for share in shares:
+        job = {"hubs": [hub.url for hub in hubs], "root_keys": {root["kid"]: root["jwk"]},
+               "subscribers": share, "timeout": 60}  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, str(HERE / "fanout_client.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(job))
+        process.stdin.close()
+        clients.append(process)
+    for process in clients:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if line != "READY":
+            raise SystemExit(f"client did not get ready: {line!r}")
+    time.sleep(0.5)
+    notice = genkyo_todoke_notice(datetime.now(UTC))
+    envelope = sign(notice, typ="todoke-notice+jws", kid="gov-cfa/bench", private_key=private)
+    started = time.time()
+    answer = httpx.post(
+        f"{hubs[0].url}/graphql",
+        json={"query": PUBLISH, "variables": {"e": envelope.model_dump()}},
+        timeout=30,
+    )
+    published = time.time()
+    done: list[float] = []
+    hinted: list[float] = []
+    errors: list[str] = []
+    error_count = 0
+    for process in clients:
+        assert process.stdout is not None
+        result = json.loads(process.stdout.readline())
+        process.wait(timeout=120)
+        done += result["done"]
+        hinted += result["hinted"]
+        errors += result["errors"]
+        error_count += result["error_count"]
+    latencies = [moment - started for moment in done]
+    return {"answer": answer.json(), "publish_call_s": published - started, "latencies": latencies,
+            "hint_latencies": [moment - started for moment in hinted],
+            "errors": errors, "error_count": error_count}  # fmt: skip
+
+
+async def run_ingest(
+    args: argparse.Namespace, hubs: list[Service], envelopes: list[SignedEnvelope]
+) -> tuple[float, int]:
+    queue: asyncio.Queue[SignedEnvelope] = asyncio.Queue()
+    for envelope in envelopes:
+        queue.put_nowait(envelope)
+    accepted = 0
+
+    async def worker(index: int, client: httpx.AsyncClient) -> None:
+        nonlocal accepted
+        url = f"{hubs[index % len(hubs)].url}/graphql"
+        while not queue.empty():
+            envelope = queue.get_nowait()
+            response = await client.post(
+                url, json={"query": PUBLISH, "variables": {"e": envelope.model_dump()}}
+            )
+            if response.json()["data"]["publishNotice"]["__typename"] == "PublishAccepted":
+                accepted += 1
+
+    async with httpx.AsyncClient(
+        timeout=60, limits=httpx.Limits(max_connections=args.concurrency)
+    ) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i, client) for i in range(args.concurrency)))
+        elapsed = time.perf_counter() - started
+    return accepted / elapsed, accepted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subscribers", type=int, default=1741)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--ingest", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--sqlite", action="store_true", help="one replica on SQLite instead")
+    args = parser.parse_args()
+    if args.sqlite:
+        args.replicas = 1
+
+    workdir = Path(tempfile.mkdtemp(prefix="todoke-bench-"))
+    url, dbname = fresh_database(args, workdir)
+    hubs: list[Service] = []
+    try:
+        root_key, publisher_key = generate_private_key(), generate_private_key()
+        (workdir / "root.pem").write_bytes(private_key_to_pem(root_key))
+        env = {"TODOKE_HUB_DATABASE_URL": url, "TODOKE_HUB_HUB_ID": "bench",
+               "TODOKE_HUB_ROOT_KEY_FILE": str(workdir / "root.pem"),
+               # the benchmark measures throughput, not the per-client limits
+               "TODOKE_HUB_RATE_PUBLISH_PER_SECOND": "100000", "TODOKE_HUB_RATE_PUBLISH_BURST": "100000",
+               "TODOKE_HUB_RATE_READ_PER_SECOND": "100000", "TODOKE_HUB_RATE_READ_BURST": "100000"}  # fmt: skip
+        upgrade_to_head(url)
+        codes = municipality_codes(args.subscribers)
+        creds = asyncio.run(register(url, public_jwk(publisher_key), codes))
+        for index in range(args.replicas):
+            hubs.append(start_service(f"hub{index}", ["hub", "serve"], env=env, workdir=workdir))
+        root = {"kid": "hub-bench/root1", "jwk": public_jwk(root_key)}
+
+        fanout = run_fanout(args, hubs, creds, root, publisher_key)
+        lat = fanout["latencies"]
+        print(f"(a) fan-out: {len(codes)} subscribers, {args.replicas} hub replica(s), "
+              f"{args.client_processes} client processes, {'SQLite' if args.sqlite else 'PostgreSQL'}")  # fmt: skip
+        print(
+            f"    publish answer: {fanout['answer']['data']['publishNotice']}  ({fanout['publish_call_s'] * 1000:.0f} ms)"
+        )
+        print(
+            f"    read+verified by {len(lat)} of {len(codes)} subscribers; errors: {fanout['error_count']}"
+        )
+        for error in fanout["errors"][:5]:
+            print(f"      e.g. {error}")
+        if lat:
+            print(f"    latency from publish: p50 {statistics.median(lat) * 1000:.0f} ms, "
+                  f"p99 {pct(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms  (target p99 ≤ 1000 ms)")  # fmt: skip
+            hints = fanout["hint_latencies"]
+            print(f"    of which the hint arrived: p50 {statistics.median(hints) * 1000:.0f} ms, "
+                  f"p99 {pct(hints, 99) * 1000:.0f} ms, max {max(hints) * 1000:.0f} ms")  # fmt: skip
+
+        now = datetime.now(UTC)
+        envelopes = [
+            sign(
+                genkyo_todoke_notice(now),
+                typ="todoke-notice+jws",
+                kid="gov-cfa/bench",
+                private_key=publisher_key,
+            )
+            for _ in range(args.ingest)
+        ]
+        raw = raw_verify_rate(envelopes, publisher_key.public_key())
+        rate, accepted = asyncio.run(run_ingest(args, hubs, envelopes))
+        print(f"(b) ingest: {accepted} of {args.ingest} accepted, {rate:,.0f} notices/s through publishNotice "
+              f"({args.concurrency} concurrent clients over {args.replicas} replica(s))")  # fmt: skip
+        print(f"    raw Ed25519 verify on this machine: {raw:,.0f}/s (one core); ingest = {rate / raw:.1%} "
+              "of it (target ≥ 25 %)")  # fmt: skip
+    finally:
+        for hub in hubs:
+            hub.stop()
+        drop_database(args, dbname)
+
+
+if __name__ == "__main__":
+    main()
