@@ -14,7 +14,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 from hub.graphql.context import HubContext
-from hub.graphql.limits import QueryLimits, abuse_guard
+from hub.graphql.limits import DocumentCache, QueryLimits, abuse_guard
 from hub.publishers.mutations import PublisherMutations
 from hub.ratelimit import HubRateLimiter
 from hub.subscribers.live import SubscriberSubscriptions
@@ -91,5 +91,8 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[MaskUnexpected, abuse_guard(limits or QueryLimits(), rate_limiter)],
+        extensions=[
+            MaskUnexpected,
+            abuse_guard(limits or QueryLimits(), rate_limiter, DocumentCache()),
+        ],
     )

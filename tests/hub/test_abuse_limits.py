@@ -225,3 +225,34 @@ async def test_unknown_path_is_graphql_shaped_404(api: HubApi) -> None:
     response = await api.http.get("/no-such-path")
     assert response.status_code == 404
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_limits_still_apply_when_the_document_was_cached_as_valid(api: HubApi) -> None:
+    selection = "items { seq envelope { protected payload signature } receipt { protected } }"
+    query = (
+        "query($n: Int!) { "
+        + " ".join(f"p{i}: notices(first: $n) {{ {selection} }}" for i in range(4))
+        + " }"
+    )
+    # the same text: parsed and validated once, then reused; the cost still follows $n
+    assert not_too_complex(await post(api, query, {"n": 10}))
+    assert not_too_complex(await post(api, query, {"n": 10}))
+    assert_too_complex(await post(api, query, {"n": 1000}), "cost exceeds")
+
+
+async def test_an_invalid_document_fails_validation_every_time(api: HubApi) -> None:
+    query = "{ notices { items { seq noSuchField } } }"
+    for _ in range(3):
+        body = await post(api, query)
+        assert body["data"] is None
+        assert "noSuchField" in body["errors"][0]["message"]
+
+
+async def test_a_cached_feed_query_returns_fresh_data(api: HubApi, registered: HubState) -> None:
+    query = "{ notices(after: 0, first: 10) { lastSeq items { seq } } }"
+    before = await post(api, query)
+    assert before["data"]["notices"] == {"lastSeq": 0, "items": []}
+    assert (await api.publish(signed(make_notice())))["__typename"] == "PublishAccepted"
+    after = await post(api, query)
+    assert after["data"]["notices"]["lastSeq"] == 1
+    assert [item["seq"] for item in after["data"]["notices"]["items"]] == [1]
