@@ -128,8 +128,9 @@ def test_an_offline_node_catches_up_on_500_notices_and_a_revocation(
     wait_until("the node to catch up and send", caught_up, timeout=180, interval=0.5)
 
     # verified all: no rejection, every notice of ours stored, in seq order
+    assert fed.node is not None
     rejections = httpx.get(
-        f"{fed.node.url}/api/tenants/{TENANT}/rejections",  # type: ignore[union-attr]
+        f"{fed.node.url}/api/tenants/{TENANT}/rejections",
         headers={"Authorization": f"Bearer {fed.admin_token}"},
         timeout=30,
     ).json()
