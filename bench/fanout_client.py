@@ -42,11 +42,7 @@ async def _keyset(client: httpx.AsyncClient, hub: str, root_keys: dict[str, Any]
     response = await client.post(f"{hub}/graphql", json={"query": KEYSET})
     envelope = SignedEnvelope(**response.json()["data"]["keySet"])
     roots = {kid: public_key_from_jwk(jwk) for kid, jwk in root_keys.items()}
-    return KeySetLookup(verify_keyset(envelope, root_keys=roots, now=_now()))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+    return KeySetLookup(verify_keyset(envelope, root_keys=roots, now=datetime.now(UTC)))
 
 
 async def _read_and_verify(
@@ -61,7 +57,10 @@ async def _read_and_verify(
     item = next(entry for entry in items if entry["seq"] == seq)
     receipt = verify_receipt(SignedEnvelope(**item["receipt"]), root_keys=roots)
     verify_notice(
-        SignedEnvelope(**item["envelope"]), keys=keys, received_at=receipt.received_at, now=_now()
+        SignedEnvelope(**item["envelope"]),
+        keys=keys,
+        received_at=receipt.received_at,
+        now=datetime.now(UTC),
     )
 
 

@@ -8,7 +8,6 @@ reusable by other test packages (``from tests.line_sandbox.conftest import serve
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ import uvicorn
 from line_sandbox.app import create_app
 from line_sandbox.clock import Clock
 from line_sandbox.settings import SandboxSettings
-from todoke.serving import url_of
+from todoke.serving import bind_socket, url_of
 
 CHANNEL = "test-channel"
 SECRET = "test-secret-0123456789abcdef"
@@ -30,24 +29,10 @@ FRIENDS = 5
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def loopback_socket() -> socket.socket:
-    """A listening TCP socket on 127.0.0.1:<free port>.
-
-    Created with ``proto=IPPROTO_TCP`` on purpose: asyncio only sets TCP_NODELAY on accepted
-    sockets whose protocol is IPPROTO_TCP; with proto 0 every keep-alive request waits ~40 ms
-    (Nagle + delayed ACK), i.e. ~22 requests/s.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    return sock
-
-
 @contextmanager
 def serve_in_thread(app: Any, *, startup_timeout: float = 10.0) -> Iterator[str]:
     """Run ``app`` on 127.0.0.1:<free port> in a thread; yield its base URL; stop it after."""
-    sock = loopback_socket()
+    sock = bind_socket("127.0.0.1", 0)  # IPPROTO_TCP, so asyncio sets TCP_NODELAY
     url = url_of(sock)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
