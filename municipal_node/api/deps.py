@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from municipal_node.state import NodeState
-
-_bearer = HTTPBearer(auto_error=False)
 
 
 def node_state(request: Request) -> NodeState:
@@ -31,25 +27,6 @@ async def db_session(
         except BaseException:
             await session.rollback()
             raise
-
-
-def require_admin(
-    state: Annotated[NodeState, Depends(node_state)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    expected = state.settings.admin_token
-    given = credentials.credentials if credentials is not None else ""
-    if expected is None or not hmac.compare_digest(
-        given.encode("utf-8"), expected.get_secret_value().encode("utf-8")
-    ):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail={
-                "code": "UNAUTHENTICATED",
-                "message": "管理トークンが必要です / admin token required",
-            },
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
 
 StateDep = Annotated[NodeState, Depends(node_state)]

@@ -3,20 +3,24 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from municipal_node.api.deps import StateDep, require_admin
+from municipal_node.api.auth import Role, TenantAccess, tenant_access
+from municipal_node.api.deps import StateDep
 from municipal_node.residents import service
 
-router = APIRouter(prefix="/api/tenants/{code}", dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/tenants/{code}")
+
+Editor = Annotated[TenantAccess, Depends(tenant_access(Role.EDITOR))]
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
 
 @router.post("/residents/import")
-async def import_residents(code: str, request: Request, state: StateDep) -> JSONResponse:
+async def import_residents(access: Editor, request: Request, state: StateDep) -> JSONResponse:
     """Body: the CSV itself (``text/csv``). Streams to a temporary file, then imports."""
     fd, name = tempfile.mkstemp(prefix="todoke-residents-", suffix=".csv")
     path = Path(name)
@@ -35,9 +39,9 @@ async def import_residents(code: str, request: Request, state: StateDep) -> JSON
             summary = await service.import_csv(
                 state.sessions,
                 sealer=state.sealer,
-                tenant_code=code,
+                tenant_code=access.tenant_code,
                 path=path,
-                actor="api",
+                actor=access.actor,
                 now=state.clock.now(),
             )
         except service.UnknownTenantError:

@@ -2,30 +2,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
-from municipal_node.api.deps import SessionDep, require_admin
+from municipal_node.api.auth import Role, TenantAccess, tenant_access
+from municipal_node.api.deps import SessionDep
 from municipal_node.status import service
 from municipal_node.status.schemas import NoticeStatus, RejectionOut
-from municipal_node.tenants import repository as tenants
 
-router = APIRouter(prefix="/api/tenants/{code}", dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api/tenants/{code}")
 
-
-async def _known_tenant(code: str, session: SessionDep) -> str:
-    if await tenants.get(session, code) is None:
-        raise HTTPException(404, detail={"code": "UNKNOWN_TENANT", "message": "unknown tenant"})
-    return code
-
-
-TenantCode = Annotated[str, Depends(_known_tenant)]
+Viewer = Annotated[TenantAccess, Depends(tenant_access(Role.VIEWER, Role.EDITOR, Role.APPROVER))]
 
 
 @router.get("/notices")
-async def notices(code: TenantCode, session: SessionDep) -> list[NoticeStatus]:
-    return await service.notice_statuses(session, tenant_code=code)
+async def notices(access: Viewer, session: SessionDep) -> list[NoticeStatus]:
+    return await service.notice_statuses(session, tenant_code=access.tenant_code)
 
 
 @router.get("/rejections")
-async def rejections(code: TenantCode, session: SessionDep) -> list[RejectionOut]:
-    return await service.rejection_list(session, tenant_code=code)
+async def rejections(access: Viewer, session: SessionDep) -> list[RejectionOut]:
+    return await service.rejection_list(session, tenant_code=access.tenant_code)

@@ -207,4 +207,4 @@ async def test_the_api_imports_a_csv_body_and_reports_bad_lines(
     assert unauthenticated.status_code == 401
     async with node.sessions() as session:
         actors = list(await session.scalars(select(AuditEntry.actor)))
-    assert actors == ["api"]
+    assert actors == ["operator"]
