@@ -1,11 +1,11 @@
 """The notice (CONTRACT §2): the signed payload a publisher sends through the hub.
 
-``Notice`` enforces every rule that needs only the notice itself. Two rules need context and
-live elsewhere: "``sent`` at most 5 minutes ahead of the verifier's clock" needs ``now``
-(``contracts.verify.verify_notice``), and "references point to the same ``document_id``" and
-"revision greater than the referenced notice's stored revision" need the hub's store (the
-hub's lifecycle rules, ``BAD_REFERENCE`` / ``STALE_REVISION``); the model checks only that the
-revision exceeds the revisions the references state.
+``Notice`` enforces the shape of a notice. Rules that relate a notice to OTHER notices are not
+schema rules: "references name the same publisher and the same ``document_id``" and "revision
+greater than the referenced revision" are the lifecycle rules of CONTRACT §3, answered with
+``BAD_REFERENCE`` / ``STALE_REVISION`` by whoever holds the referenced notices (the hub when
+publishing, the node when relaying). "``sent`` at most 5 minutes ahead of the verifier's
+clock" needs ``now`` (``contracts.verify.verify_notice``).
 """
 
 from __future__ import annotations
@@ -197,11 +197,6 @@ class Notice(ContractModel):
         else:
             if not self.references:
                 raise ValueError(f"an {self.msg_type.value} needs non-empty references")
-            for ref in self.references:
-                if ref.publisher != self.publisher:
-                    raise ValueError("references must name the same publisher")
-                if not self.revision > ref.revision:
-                    raise ValueError("revision must be greater than every referenced revision")
         if (self.msg_type is MsgType.CANCEL) != (self.cancel_reason is not None):
             raise ValueError("cancel_reason is required for Cancel and absent otherwise")
         if not self.effective < self.expires:

@@ -39,16 +39,15 @@ async def test_update_of_another_publishers_notice_is_bad_reference(
     assert "another publisher" in result["message"]
 
 
-async def test_reference_naming_another_publisher_is_refused_by_the_schema(
+async def test_reference_naming_another_publisher_is_bad_reference(
     api: HubApi, registered: HubState
 ) -> None:
-    # CONTRACT §2: references name the same publisher only. contracts.notice checks that while
-    # validating the schema (step 6), so it never reaches the hub's lifecycle rules.
+    # CONTRACT §2: references name the same publisher only — a lifecycle rule (BAD_REFERENCE)
     theirs = make_notice(publisher="pref-23", area=["23"])
     theirs_env = signed(theirs, kid=PREF_KID, key=PREF_KEY)
     await assert_accepted(api, theirs_env)
     cross = follow_up(theirs, theirs_env, publisher="gov-cfa")  # reference names pref-23
-    result = await assert_refused(api, registered, signed(cross), "SCHEMA_INVALID")
+    result = await assert_refused(api, registered, signed(cross), "BAD_REFERENCE")
     assert "same publisher" in result["message"]
 
 
@@ -87,8 +86,8 @@ async def test_revision_not_above_the_referenced_one_is_refused(
     alert_env = signed(alert)
     await assert_accepted(api, alert_env)
     same = follow_up(alert, alert_env, revision=1)
-    # the notice itself states revision ≤ referenced revision: contracts refuses the schema
-    await assert_refused(api, registered, signed(same), "SCHEMA_INVALID")
+    result = await assert_refused(api, registered, signed(same), "STALE_REVISION")
+    assert "not greater than the referenced revision 1" in result["message"]
 
 
 async def test_duplicate_is_idempotent_and_returns_the_original_seq(
