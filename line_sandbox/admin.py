@@ -1,8 +1,11 @@
-"""The sandbox's own admin API (prefix ``/sandbox``, no LINE auth, JSON)."""
+"""The sandbox's own admin API (prefix ``/sandbox``, no LINE auth, JSON).
+
+Channels, simulated residents and what they received. Faults are in ``admin_faults.py``,
+counts and friend-id paging (for benchmarks) in ``admin_bench.py``.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,23 +18,15 @@ from line_sandbox.channels import (
     send_follows,
     send_user_event,
 )
+from line_sandbox.counting import count_histogram
 from line_sandbox.residents import add_friends
-from line_sandbox.store import Channel, Fault, Friendship, SandboxState
+from line_sandbox.roster import CountedRoster
+from line_sandbox.store import Channel, Friendship, SandboxState
 from line_sandbox.webhooks import BatchResult
 
 CHANNEL_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 SAMPLE_SIZE = 10
-FAULT_ENDPOINTS = (
-    "push",
-    "multicast",
-    "broadcast",
-    "reply",
-    "followers",
-    "profile",
-    "quota",
-    "quota_consumption",
-    "bot_info",
-)
+MAX_FRIENDS = 10_000_000
 
 
 class ChannelIn(BaseModel):
@@ -42,6 +37,9 @@ class ChannelIn(BaseModel):
     webhook_url: str | None = None
     multicast_rate_per_second: int | None = Field(default=None, ge=1)
     monthly_limit: int | None = Field(default=None, ge=0)
+    # Bench mode: friend ids computed from their index, only counters kept (no inbox, no bodies).
+    bench: bool = False
+    friend_count: int = Field(default=0, ge=0, le=MAX_FRIENDS)
 
 
 class ChannelPatch(BaseModel):
@@ -53,7 +51,7 @@ class ChannelPatch(BaseModel):
 
 class FriendsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    count: int = Field(ge=0, le=10_000_000)
+    count: int = Field(ge=0, le=MAX_FRIENDS)
 
 
 class TargetsIn(BaseModel):
@@ -80,15 +78,6 @@ class PostbackIn(BaseModel):
     data: str = Field(min_length=1, max_length=300)
 
 
-class FaultIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    endpoint: str = Field(pattern="^(" + "|".join(FAULT_ENDPOINTS) + ")$")
-    status: int = Field(default=500, ge=400, le=599)
-    count: int = Field(default=1, ge=1, le=1_000_000)
-    delay_seconds: float = Field(default=0.0, ge=0, le=60)
-    process: bool = False
-
-
 def _state(request: Request) -> SandboxState:
     state: SandboxState = request.app.state.sandbox
     return state
@@ -102,7 +91,11 @@ def channel_view(channel: Channel) -> dict[str, Any]:
         "webhook_url": channel.webhook_url,
         "multicast_rate_per_second": channel.multicast_rate_per_second,
         "monthly_limit": channel.monthly_limit,
-        "users": len(channel.user_ids),
+        "users": len(channel.roster),
+        "bench": channel.bench,
+        "friend_id_prefix": (
+            channel.roster.prefix if isinstance(channel.roster, CountedRoster) else None
+        ),
     }
 
 
@@ -136,11 +129,15 @@ def build_router() -> APIRouter:
             webhook_url=body.webhook_url,
             multicast_rate_per_second=body.multicast_rate_per_second,
             monthly_limit=body.monthly_limit,
+            bench=body.bench,
+            friend_count=body.friend_count,
         )
         return {
             "channel_id": channel.channel_id,
             "bot_user_id": channel.bot_user_id,
             "created": created,
+            "bench": channel.bench,
+            "users": len(channel.roster),
         }
 
     @router.get("/channels")
@@ -168,8 +165,8 @@ def build_router() -> APIRouter:
         channel = get_channel(_state(request), name)
         created = add_friends(channel, body.count)
         return {
-            "user_ids_sample": channel.user_ids[:SAMPLE_SIZE],
-            "count": len(channel.user_ids),
+            "user_ids_sample": channel.roster[:SAMPLE_SIZE],
+            "count": len(channel.roster),
             "created": created,
         }
 
@@ -243,15 +240,14 @@ def build_router() -> APIRouter:
     async def read_stats(name: str, request: Request) -> dict[str, Any]:
         state = _state(request)
         channel = get_channel(state, name)
-        histogram = Counter(channel.counts)
-        by_endpoint = Counter(r.endpoint for r in channel.requests)
+        histogram = count_histogram(channel)
         return {
-            "accepted_requests": len(channel.requests),
-            "requests_by_endpoint": dict(by_endpoint),
+            "accepted_requests": channel.accepted_total,
+            "requests_by_endpoint": dict(channel.requests_by_endpoint),
             "delivered_recipients": channel.delivered_total,
             "not_delivered_recipients": channel.not_delivered_total,
-            "per_user_counts_histogram": {str(k): histogram[k] for k in sorted(histogram)},
-            "users": len(channel.user_ids),
+            "per_user_counts_histogram": {str(k): n for k, n in histogram.items()},
+            "users": len(channel.roster),
             "friends": channel.friendship.count(Friendship.FRIEND),
             "blocked": channel.friendship.count(Friendship.BLOCKED),
             "usage_this_month": channel.usage_by_month.get(state.month_key(), 0),
@@ -261,20 +257,6 @@ def build_router() -> APIRouter:
     @router.get("/channels/{name}/webhooks")
     async def read_webhooks(name: str, request: Request) -> list[dict[str, Any]]:
         return list(get_channel(_state(request), name).webhook_log)
-
-    @router.post("/channels/{name}/faults")
-    async def post_fault(name: str, body: FaultIn, request: Request) -> dict[str, Any]:
-        channel = get_channel(_state(request), name)
-        channel.faults.append(
-            Fault(body.endpoint, body.status, body.count, body.delay_seconds, body.process)
-        )
-        return {"faults": [vars(f) for f in channel.faults]}
-
-    @router.delete("/channels/{name}/faults")
-    async def delete_faults(name: str, request: Request) -> dict[str, Any]:
-        channel = get_channel(_state(request), name)
-        channel.faults.clear()
-        return {"faults": []}
 
     @router.get("/exchanges")
     async def read_exchanges(

@@ -6,13 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from line_sandbox import admin, chat, messaging
+from line_sandbox import account_link, admin, admin_bench, admin_faults, chat, messaging, richmenu
 from line_sandbox.channels import AdminError, create_channel
 from line_sandbox.clock import Clock, SystemClock
-from line_sandbox.residents import add_friends
 from line_sandbox.settings import SandboxSettings
 from line_sandbox.store import SandboxState
 from line_sandbox.webhooks import WebhookSender
@@ -21,14 +20,31 @@ from line_sandbox.webhooks import WebhookSender
 def _initial_channel(state: SandboxState, settings: SandboxSettings) -> None:
     if settings.channel_name is None:
         return
-    channel, _ = create_channel(
+    create_channel(
         state,
         name=settings.channel_name,
         secret=settings.channel_secret or "",
         token=settings.channel_access_token or "",
         webhook_url=settings.webhook_url,
+        bench=settings.channel_bench,
+        friend_count=settings.friends,
     )
-    add_friends(channel, settings.friends)
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the sandbox, in the order they are matched. A new feature adds its
+    router here, anywhere before ``messaging.build_fallback_router()``, which must stay last
+    (it answers LINE's 404 for every other ``/v2/...`` path)."""
+    return [
+        messaging.build_router(),
+        admin.build_router(),
+        admin_faults.build_router(),
+        admin_bench.build_router(),
+        chat.build_router(),
+        account_link.build_router(),
+        richmenu.build_router(),
+        messaging.build_fallback_router(),
+    ]
 
 
 def create_app(settings: SandboxSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -42,6 +58,8 @@ def create_app(settings: SandboxSettings | None = None, *, clock: Clock | None =
             state = SandboxState(resolved, used_clock, WebhookSender(client, resolved, used_clock))
             _initial_channel(state, resolved)
             app.state.sandbox = state
+            app.state.account_links = account_link.AccountLinkStore()
+            app.state.rich_menus = richmenu.RichMenuStore()
             yield
 
     app = FastAPI(
@@ -54,9 +72,8 @@ def create_app(settings: SandboxSettings | None = None, *, clock: Clock | None =
 
     @app.exception_handler(AdminError)
     async def admin_error(request: Request, exc: AdminError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status)
 
-    app.include_router(messaging.build_router())
-    app.include_router(admin.build_router())
-    app.include_router(chat.build_router())
+    for router in routers():
+        app.include_router(router)
     return app

@@ -26,13 +26,14 @@ VALIDATE_KINDS = ("push", "multicast", "broadcast", "reply", "narrowcast")
 
 def push(ctx: CallContext) -> Outcome:
     send = validate_push(ctx.body)
-    accepted = accept(ctx, "push", send, deliverable(ctx, send.to), requested=1)
+    accepted = accept(ctx, "push", send, deliverable(ctx, send.to[:1]), requested=1)
     return Outcome(200, {"sentMessages": sent_messages(accepted)})
 
 
 def multicast(ctx: CallContext) -> Outcome:
     send = validate_multicast(ctx.body)
-    accept(ctx, "multicast", send, deliverable(ctx, send.to), requested=len(set(send.to)))
+    to = set(send.to)
+    accept(ctx, "multicast", send, deliverable(ctx, to), requested=len(to))
     return Outcome(200, {})
 
 
@@ -98,7 +99,7 @@ def followers(ctx: CallContext) -> Outcome:
         if len(user_ids) == limit:
             next_index = index
             break
-        user_ids.append(channel.user_ids[index])
+        user_ids.append(channel.roster[index])
     body: dict[str, object] = {"userIds": user_ids}
     if next_index is not None:
         body["next"] = _encode_start(next_index)
@@ -107,7 +108,7 @@ def followers(ctx: CallContext) -> Outcome:
 
 def profile(ctx: CallContext) -> Outcome:
     user_id = ctx.path_params.get("user_id", "")
-    index = ctx.channel.index_of.get(user_id)
+    index = ctx.channel.roster.lookup(user_id)
     if index is None or not ctx.channel.is_friend(index):
         raise LineApiError(404, NOT_FOUND)
     return Outcome(200, {"displayName": display_name(index), "userId": user_id, "language": "ja"})
@@ -144,20 +145,23 @@ def not_found(ctx: CallContext) -> Outcome:
 
 
 def build_router() -> APIRouter:
-    """The LINE API routes (api.line.me and api-data.line.me paths share one port)."""
+    """The LINE API routes (api.line.me and api-data.line.me paths share one port).
+
+    Plain Starlette routes (``add_route``): the pipeline reads the raw request itself, so
+    FastAPI's per-request dependency solving would be pure overhead on the hot path."""
     router = APIRouter()
 
     def post(path: str, endpoint: str, handler: Handler) -> None:
         async def route(request: Request) -> Response:
             return await run_call(request, endpoint, handler, has_body=True)
 
-        router.add_api_route(path, route, methods=["POST"], include_in_schema=False)
+        router.add_route(path, route, methods=["POST"], include_in_schema=False)
 
     def get(path: str, endpoint: str, handler: Handler) -> None:
         async def route(request: Request) -> Response:
             return await run_call(request, endpoint, handler, has_body=False)
 
-        router.add_api_route(path, route, methods=["GET"], include_in_schema=False)
+        router.add_route(path, route, methods=["GET"], include_in_schema=False)
 
     post("/v2/bot/message/push", "push", push)
     post("/v2/bot/message/multicast", "multicast", multicast)
@@ -170,6 +174,12 @@ def build_router() -> APIRouter:
     get("/v2/bot/message/quota", "quota", quota)
     get("/v2/bot/message/quota/consumption", "quota_consumption", consumption)
     get("/v2/bot/info", "bot_info", bot_info)
+    return router
+
+
+def build_fallback_router() -> APIRouter:
+    """LINE's 404 for any other ``/v2/...`` path (include it after every other router)."""
+    router = APIRouter()
 
     async def unknown(request: Request) -> Response:
         return await run_call(request, "unknown", not_found, has_body=False)

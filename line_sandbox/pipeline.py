@@ -1,8 +1,9 @@
 """What every LINE API call goes through before and after its endpoint's own logic.
 
 Order: body size (413) → bearer token (401) → ``X-Line-Retry-Key`` format and endpoint (400) →
-rate limit (429, not processed) → injected faults → JSON (400) → accepted retry key (409) →
-endpoint handler → retry key consumed on 2xx. Every exchange is recorded raw.
+rate limit (429, not processed) → injected faults (``faults.py``) → JSON (400) → accepted retry
+key (409) → endpoint handler → retry key consumed on 2xx. Every exchange is recorded raw, except
+in bench channels, where only its line (method, path, status, ids) is kept, never a body.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from line_sandbox.errors import (
     TOO_LARGE,
     LineApiError,
 )
+from line_sandbox.faults import Injection
 from line_sandbox.ratelimit import Limit
 from line_sandbox.settings import SandboxSettings
 from line_sandbox.store import Channel, RetryRecord, SandboxState
@@ -60,6 +62,28 @@ class Outcome:
 
 
 Handler = Callable[[CallContext], Outcome]
+
+
+@dataclass
+class CallTrace:
+    """What ``run_call`` learns while processing, for the exchange log."""
+
+    channel: Channel | None = None
+    retry_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """An authenticated call past the rate limit, before its body is parsed."""
+
+    state: SandboxState
+    request: Request
+    handler: Handler
+    raw: bytes
+    has_body: bool
+    request_id: str
+    channel: Channel
+    retry_key: str | None
 
 
 def rate_limit_for(endpoint: str, channel: Channel, settings: SandboxSettings) -> Limit:
@@ -115,9 +139,10 @@ async def run_call(
     state: SandboxState = request.app.state.sandbox
     request_id = str(uuid.uuid4())
     raw, too_large = await read_limited(request, state.settings.max_body_bytes)
+    trace = CallTrace()
     try:
         outcome = await _process(
-            state, request, endpoint, handler, raw, too_large, request_id, has_body=has_body
+            state, request, endpoint, handler, raw, too_large, request_id, trace, has_body=has_body
         )
     except LineApiError as err:
         outcome = Outcome(err.status, err.body(), dict(err.headers))
@@ -135,7 +160,10 @@ async def run_call(
         media_type="application/json",
         headers={**outcome.headers, "x-line-request-id": request_id},
     )
-    _record(state, request, raw, response, content)
+    if trace.channel is not None and trace.channel.bench:
+        _record_line(state, request, response, request_id, trace)
+    else:
+        _record(state, request, raw, response, content)
     return response
 
 
@@ -147,25 +175,47 @@ async def _process(
     raw: bytes,
     too_large: bool,
     request_id: str,
+    trace: CallTrace,
     *,
     has_body: bool,
 ) -> Outcome:
     if too_large:
         raise LineApiError(413, TOO_LARGE)
-    channel = authenticate(state, request.headers.get("authorization"))
-    retry_key = retry_key_of(request, endpoint)
-    clock = state.clock
+    channel = trace.channel = authenticate(state, request.headers.get("authorization"))
+    retry_key = trace.retry_key = retry_key_of(request, endpoint)
     limit = rate_limit_for(endpoint, channel, state.settings)
-    if not state.limiter.allow(channel.name, endpoint, limit, clock.monotonic()):
+    if not state.limiter.allow(channel.name, endpoint, limit, state.clock.monotonic()):
         raise LineApiError(429, RATE_LIMITED)
-    fault = channel.take_fault(endpoint)
-    if fault is not None and fault.delay_seconds > 0:
-        await asyncio.sleep(fault.delay_seconds)
-    if fault is not None and not fault.process:
-        raise LineApiError(fault.status, _fault_message(fault.status))
-    body = parse_json(raw) if has_body else None
-    # From here on nothing awaits: the retry-key check and its consumption are atomic.
-    now = clock.monotonic()
+    call = PendingCall(state, request, handler, raw, has_body, request_id, channel, retry_key)
+    injection = channel.faults.draw(endpoint)
+    if injection is None:
+        return _settle(call)
+    return await _process_injected(call, injection)
+
+
+async def _process_injected(call: PendingCall, injection: Injection) -> Outcome:
+    """Apply an injected fault around the call's own processing."""
+    if injection.delay_before > 0:
+        await asyncio.sleep(injection.delay_before)
+    if not injection.process:
+        status = injection.status or 500
+        raise LineApiError(status, _fault_message(status))
+    try:
+        outcome = _settle(call)
+    finally:  # a timeout after acceptance: the call is done, its answer comes late
+        if injection.delay_after > 0:
+            await asyncio.sleep(injection.delay_after)
+    if injection.status is not None:
+        raise LineApiError(injection.status, _fault_message(injection.status))
+    return outcome
+
+
+def _settle(call: PendingCall) -> Outcome:
+    """Parse, check the retry key, run the handler, consume the key. Never awaits, so the
+    retry-key check and its consumption are atomic."""
+    state, channel, retry_key = call.state, call.channel, call.retry_key
+    body = parse_json(call.raw) if call.has_body else None
+    now = state.clock.monotonic()
     channel.purge_expired(now)
     if retry_key is not None:
         accepted = channel.live_retry_record(retry_key, now)
@@ -179,21 +229,19 @@ async def _process(
     ctx = CallContext(
         state=state,
         channel=channel,
-        request_id=request_id,
+        request_id=call.request_id,
         retry_key=retry_key,
         body=body,
-        query=request.query_params,
-        path_params=request.path_params,
+        query=call.request.query_params,
+        path_params=call.request.path_params,
     )
-    outcome = handler(ctx)
+    outcome = call.handler(ctx)
     if retry_key is not None and 200 <= outcome.status < 300:
         channel.retry_keys[retry_key] = RetryRecord(
-            request_id=request_id,
+            request_id=call.request_id,
             expires_at=now + state.settings.retry_key_ttl_seconds,
             response_body={k: v for k, v in (outcome.body or {}).items() if k == "sentMessages"},
         )
-    if fault is not None:
-        raise LineApiError(fault.status, _fault_message(fault.status))
     return outcome
 
 
@@ -228,5 +276,25 @@ def _record(
             "response_headers": dict(response.headers.items()),
             "response_body": response_body,
             "response_body_truncated": response_clipped,
+        }
+    )
+
+
+def _record_line(
+    state: SandboxState, request: Request, response: Response, request_id: str, trace: CallTrace
+) -> None:
+    """A bench channel's exchange: no headers, no bodies."""
+    if state.settings.exchanges_capacity == 0:
+        return
+    state.exchanges.append(
+        {
+            "time": state.clock.now().isoformat(),
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+            "request_id": request_id,
+            "retry_key": trace.retry_key,
+            "channel": trace.channel.name if trace.channel is not None else None,
+            "bodies_recorded": False,
         }
     )

@@ -1,9 +1,23 @@
-"""Per-channel, per-endpoint rate limits: a sliding window of accepted request times."""
+"""Per-channel, per-endpoint rate limits: a sliding window of accepted request times.
+
+LINE states its limits as "N requests per second" (multicast 200/s). The sandbox enforces the
+strict reading: in **no** interval of ``per_seconds`` are more than ``requests`` calls accepted —
+not a fixed 1-s window (which lets 2 × N through around a second boundary) and not a token bucket
+with a burst allowance (which lets N + burst through in the first second after a pause). A client
+that paces itself at exactly N per second (one call every 1/N s) is never refused: a call exactly
+``per_seconds`` older than now no longer counts (to within ``EDGE_TOLERANCE``, so float rounding
+of ``k / N`` timestamps cannot refuse a correctly paced client). Refused calls are not recorded.
+
+Cost per call: one dict lookup, O(1) amortised deque work; memory: ``requests`` floats per
+channel and endpoint.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
+EDGE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -20,8 +34,11 @@ class SlidingWindowLimiter:
 
     def allow(self, channel: str, endpoint: str, limit: Limit, now: float) -> bool:
         """Count the request and return True, or return False (and count nothing)."""
-        window = self._windows.setdefault((channel, endpoint), deque())
-        horizon = now - limit.per_seconds
+        key = (channel, endpoint)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = deque()
+        horizon = now - limit.per_seconds + EDGE_TOLERANCE
         while window and window[0] <= horizon:
             window.popleft()
         if len(window) >= limit.requests:

@@ -1,16 +1,27 @@
-"""Simulated residents: deterministic user ids, friendship changes, channel identities."""
+"""Simulated residents: deterministic user ids, friendship changes, channel identities.
+
+User ids: ``simulated_user_id`` for ordinary channels, ``bench_user_id`` for bench channels
+(formulas in ``roster.py``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from array import array
 
+from line_sandbox.roster import bench_user_id, simulated_user_id
 from line_sandbox.store import Channel, Friendship
 
-
-def simulated_user_id(channel_name: str, index: int) -> str:
-    """The LINE user id of the ``index``-th simulated resident of ``channel_name``."""
-    return "U" + hashlib.sha256(f"{channel_name}:{index}".encode()).hexdigest()[:32]
+__all__ = [
+    "add_friends",
+    "bench_user_id",
+    "bot_user_id",
+    "channel_id",
+    "display_name",
+    "follow",
+    "simulated_user_id",
+    "unfollow",
+]
 
 
 def bot_user_id(channel_name: str) -> str:
@@ -29,16 +40,14 @@ def display_name(index: int) -> str:
 
 
 def add_friends(channel: Channel, count: int) -> int:
-    """Make residents ``0..count-1`` exist (as friends); idempotent. Returns how many were new."""
-    start = len(channel.user_ids)
-    for index in range(start, count):
-        user_id = simulated_user_id(channel.name, index)
-        channel.user_ids.append(user_id)
-        channel.index_of[user_id] = index
-    new = max(0, count - start)
+    """Make residents ``0..count-1`` exist (as friends); idempotent. Returns how many were new.
+
+    Bench channels store nothing per resident but its friendship byte and its counter, so a
+    million friends take a few milliseconds and about 3 MB."""
+    new = channel.roster.grow(count)
     if new:
         channel.friendship.extend(bytes([Friendship.FRIEND]) * new)
-        channel.counts.extend(array("I", [0]) * new)
+        channel.counts.extend(array(channel.counts.typecode, bytes(new * channel.counts.itemsize)))
     return new
 
 

@@ -20,6 +20,8 @@ class SandboxSettings(BaseSettings):
     channel_access_token: str | None = None
     webhook_url: str | None = None
     friends: int = Field(default=0, ge=0, le=10_000_000)
+    # The start channel in bench mode: friend ids computed from their index, counters only.
+    channel_bench: bool = False
 
     # Rate limits (requests per second per channel and endpoint; broadcast/narrowcast per hour).
     multicast_rate_per_second: int = Field(default=DEFAULT_MULTICAST_RATE, ge=1)

@@ -1,24 +1,28 @@
 """In-memory state of the sandbox: channels, their residents, accepted requests, exchanges.
 
-Memory stays compact for large channels: every accepted request is stored once; per resident
-the sandbox keeps one byte of friendship state, a 4-byte received-message counter and (unless
-``record_inboxes`` is off, as in bench runs) an ``array`` of indexes into the channel's
-request list.
+Memory stays compact for large channels. Per resident the sandbox keeps one byte of friendship
+state and a received-deliveries counter (``array('I')``; ``array('H')`` in bench channels, widened
+if a count could ever pass 65,535). Ordinary channels also keep every accepted request once and
+(unless ``record_inboxes`` is off) per resident an ``array`` of indexes into that list. Bench
+channels (``bench=True``) keep neither: no request bodies, no inboxes, ids computed from the
+index (``roster.py``) — only counters.
 """
 
 from __future__ import annotations
 
 import itertools
 from array import array
-from collections import deque
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from line_sandbox.clock import Clock
+from line_sandbox.faults import ChannelFaults
 from line_sandbox.ratelimit import SlidingWindowLimiter
+from line_sandbox.roster import CountedRoster, HashedRoster, Roster, RosterIndex
 from line_sandbox.settings import SandboxSettings
 
 if TYPE_CHECKING:
@@ -57,17 +61,6 @@ class RetryRecord:
 
 
 @dataclass
-class Fault:
-    """An injected failure for the next ``remaining`` calls of one endpoint."""
-
-    endpoint: str
-    status: int
-    remaining: int
-    delay_seconds: float = 0.0
-    process: bool = False  # True: process the request, then answer ``status`` (a lost reply)
-
-
-@dataclass
 class Channel:
     name: str
     channel_id: str
@@ -77,36 +70,49 @@ class Channel:
     webhook_url: str | None
     multicast_rate_per_second: int
     monthly_limit: int | None
-    user_ids: list[str] = field(default_factory=list)
-    index_of: dict[str, int] = field(default_factory=dict)
+    bench: bool = False
+    roster: Roster = field(init=False)
     friendship: bytearray = field(default_factory=bytearray)
-    counts: array[int] = field(default_factory=lambda: array("I"))
+    counts: array[int] = field(init=False)
     inboxes: dict[int, array[int]] = field(default_factory=dict)
-    requests: list[AcceptedRequest] = field(default_factory=list)
+    requests: list[AcceptedRequest] = field(default_factory=list)  # empty in bench channels
+    requests_by_endpoint: Counter[str] = field(default_factory=Counter)
     retry_keys: dict[str, RetryRecord] = field(default_factory=dict)
     reply_tokens: dict[str, tuple[int, float]] = field(default_factory=dict)
     usage_by_month: dict[str, int] = field(default_factory=dict)
-    faults: list[Fault] = field(default_factory=list)
+    faults: ChannelFaults = field(default_factory=ChannelFaults)
     delivered_total: int = 0
     not_delivered_total: int = 0
     webhook_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
+
+    def __post_init__(self) -> None:
+        self.roster = CountedRoster(self.name) if self.bench else HashedRoster(self.name)
+        self.counts = array("H" if self.bench else "I")
+
+    @property
+    def user_ids(self) -> Roster:
+        """User ids by resident index (a sequence; computed on demand in bench channels)."""
+        return self.roster
+
+    @property
+    def index_of(self) -> Mapping[str, int]:
+        """Resident index by user id (``.get(user_id)`` → index or None)."""
+        return RosterIndex(self.roster)
+
+    @property
+    def accepted_total(self) -> int:
+        return sum(self.requests_by_endpoint.values())
 
     def is_friend(self, index: int) -> bool:
         return self.friendship[index] == Friendship.FRIEND
 
     def friend_indexes(self, start: int = 0) -> Iterator[int]:
-        for i in range(start, len(self.friendship)):
-            if self.friendship[i] == Friendship.FRIEND:
-                yield i
-
-    def take_fault(self, endpoint: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.endpoint == endpoint and fault.remaining > 0:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        """Indexes of current friends from ``start`` on (blocked stretches skipped in C)."""
+        data = self.friendship
+        index = data.find(Friendship.FRIEND, start)
+        while index != -1:
+            yield index
+            index = data.find(Friendship.FRIEND, index + 1)
 
     def live_retry_record(self, key: str, now: float) -> RetryRecord | None:
         record = self.retry_keys.get(key)

@@ -16,6 +16,8 @@ from typing import Any
 from line_sandbox.errors import Detail, LineApiError, body_errors, invalid_property
 
 USER_ID_RE = re.compile(r"U[0-9a-f]{32}")
+USER_ID_LENGTH = 33
+USER_IDS_RE = re.compile(r"(?:U[0-9a-f]{32})*")
 TO_ID_RE = re.compile(r"[UCR][0-9a-f]{32}")
 AGGREGATION_UNIT_RE = re.compile(r"^[a-zA-Z0-9_]{1,30}$")
 
@@ -277,6 +279,17 @@ def validate_push(body: Any) -> SendRequest:
     )
 
 
+def all_user_ids(values: list[Any]) -> bool:
+    """Whether every value is a ``str`` matching ``U[0-9a-f]{32}``, checked in C: all are ``str``
+    of length 33 and their concatenation is a run of ``U`` + 32 hex digits (with equal lengths,
+    each 33-character slice of the run is exactly one of the values)."""
+    return (
+        set(map(type, values)) == {str}
+        and set(map(len, values)) == {USER_ID_LENGTH}
+        and USER_IDS_RE.fullmatch("".join(values)) is not None
+    )
+
+
 def validate_multicast(body: Any) -> SendRequest:
     obj = _require_object(body)
     details: list[Detail] = []
@@ -295,9 +308,10 @@ def validate_multicast(body: Any) -> SendRequest:
     disabled = _notification_disabled(obj)
     if details:
         raise body_errors(details)
-    for i, user_id in enumerate(recipients):
-        if not isinstance(user_id, str) or not USER_ID_RE.fullmatch(user_id):
-            raise invalid_property(f"to[{i}]")
+    if recipients and not all_user_ids(recipients):
+        for i, user_id in enumerate(recipients):  # find the first bad one, for the message
+            if not isinstance(user_id, str) or not USER_ID_RE.fullmatch(user_id):
+                raise invalid_property(f"to[{i}]")
     return SendRequest(
         messages=messages,
         to=list(recipients),

@@ -15,15 +15,24 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from municipal_node.api.auth import register_staff_resolver
 from municipal_node.api.deps import StateDep
 from municipal_node.clock import Clock, SystemClock
-from municipal_node.crypto import Sealer
 from municipal_node.db.engine import create_engine, session_factory
 from municipal_node.db.migrate import upgrade_to_head
+from municipal_node.dispatch.endpoints import router as dispatch_router
 from municipal_node.dispatch.worker import LineOptions
 from municipal_node.line.endpoints import router as line_router
+from municipal_node.linking.digest import node_lookup
+from municipal_node.linking.endpoints import router as linking_router
+from municipal_node.privacy.schedule import RetentionTask
+from municipal_node.relay_rules.approval_endpoints import router as approvals_router
+from municipal_node.relay_rules.endpoints import router as relay_rules_router
 from municipal_node.residents.endpoints import router as residents_router
+from municipal_node.segments.endpoints import router as segments_router
 from municipal_node.settings import NodeSettings
+from municipal_node.staff.endpoints import router as staff_router
+from municipal_node.staff.sessions import resolve_principal
 from municipal_node.state import NodeState
 from municipal_node.status.endpoints import router as status_router
 from municipal_node.workers import HubOptions, Workers
@@ -41,7 +50,7 @@ def create_app(
         await asyncio.to_thread(upgrade_to_head, settings.database_url)
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
-        sealer = Sealer(settings.key_bytes())
+        sealer = settings.sealer()
         workers: Workers | None = None
         if run_workers:
             workers = Workers(
@@ -49,11 +58,9 @@ def create_app(
                 sealer=sealer,
                 clock=the_clock,
                 interval=settings.poll_interval_seconds,
-                line=LineOptions(
-                    timeout_seconds=settings.line_timeout_seconds,
-                    attempts=settings.line_retry_attempts,
-                    backoff_base_seconds=settings.line_backoff_base_seconds,
-                ),
+                line=LineOptions.from_settings(settings),
+                code_lookup=node_lookup(settings),
+                retention=RetentionTask(sessions=sessions, settings=settings, clock=the_clock),
                 hub=HubOptions(
                     timeout_seconds=settings.hub_timeout_seconds,
                     subscribe=settings.subscribe,
@@ -76,6 +83,13 @@ def create_app(
     app.include_router(line_router)
     app.include_router(status_router)
     app.include_router(residents_router)
+    app.include_router(linking_router)
+    app.include_router(segments_router)
+    app.include_router(relay_rules_router)
+    app.include_router(approvals_router)
+    app.include_router(dispatch_router)
+    app.include_router(staff_router)
+    register_staff_resolver(resolve_principal)
 
     @app.get("/healthz")
     async def healthz(state: StateDep) -> JSONResponse:

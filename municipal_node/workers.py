@@ -1,5 +1,6 @@
 """Background work of a running node: per tenant a feed follower, a live subscription that
-wakes it, and a dispatcher.
+wakes it, and a dispatcher (planner + senders). ``SendWorkers`` is what a
+``todoke node dispatch-worker`` process runs: sender pools only, one per tenant.
 
 A supervisor looks for tenants every poll interval, so a tenant added with
 ``todoke node add-tenant`` while the node runs is picked up without a restart. The follower
@@ -10,6 +11,7 @@ polls every ``interval`` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from municipal_node.clock import Clock
 from municipal_node.crypto import Sealer
+from municipal_node.dispatch.pool import SenderPool
 from municipal_node.dispatch.worker import Dispatcher, LineOptions
+from municipal_node.line.inbox_worker import InboxWorker
+from municipal_node.linking.digest import CodeLookup
+from municipal_node.privacy.schedule import RetentionTask
 from municipal_node.relay.backoff import Backoff
 from municipal_node.relay.follower import FeedFollower
 from municipal_node.relay.subscription import SubscriptionClient
@@ -48,6 +54,8 @@ class TenantWorkers:
     dispatcher: Dispatcher
     subscription: SubscriptionClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: acts on stored LINE webhook events (None when the node has no code lookup key)
+    inbox: InboxWorker | None = None
 
     def is_live(self) -> bool:
         """Whether the live subscription is up (else the follower polls)."""
@@ -64,7 +72,12 @@ class Workers:
         interval: float,
         line: LineOptions,
         hub: HubOptions,
+        code_lookup: CodeLookup | None = None,
+        retention: RetentionTask | None = None,
     ) -> None:
+        self._code_lookup = code_lookup
+        self.retention = retention  # the daily retention purge (municipal_node.privacy)
+        self._retention_task: asyncio.Task[None] | None = None
         self._sessions = sessions
         self._sealer = sealer
         self._clock = clock
@@ -80,6 +93,10 @@ class Workers:
         self._http = httpx.AsyncClient(timeout=self._hub.timeout_seconds)
         await self._start_new_tenants()
         self._supervisor = asyncio.create_task(self._supervise(), name="node-supervisor")
+        if self.retention is not None:
+            self._retention_task = asyncio.create_task(
+                self.retention.run(self._stop), name="retention"
+            )
 
     def _config_loader(self, code: str) -> Callable[[], Awaitable[TenantConfig | None]]:
         async def load() -> TenantConfig | None:
@@ -102,6 +119,7 @@ class Workers:
                 sealer=self._sealer,
                 clock=self._clock,
                 line=self._line,
+                poll_seconds=self._interval,
             )
             follower = FeedFollower(
                 tenant_code=code,
@@ -143,6 +161,20 @@ class Workers:
                     dispatcher.run(self._interval, self._stop), name=f"dispatch-{code}"
                 )
             )
+            if self._code_lookup is not None:
+                entry.inbox = InboxWorker(
+                    tenant_code=code,
+                    sessions=self._sessions,
+                    sealer=self._sealer,
+                    clock=self._clock,
+                    lookup=self._code_lookup,
+                    timeout_seconds=self._line.timeout_seconds,
+                )
+                entry.tasks.append(
+                    asyncio.create_task(
+                        entry.inbox.run(self._interval, self._stop), name=f"inbox-{code}"
+                    )
+                )
             self.tenants[code] = entry
             log.info(
                 "tenant %s: feed follower%s and dispatcher started",
@@ -166,6 +198,8 @@ class Workers:
         tasks = [task for entry in self.tenants.values() for task in entry.tasks]
         if self._supervisor is not None:
             tasks.append(self._supervisor)
+        if self._retention_task is not None:
+            tasks.append(self._retention_task)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
             for task in pending:
@@ -178,10 +212,71 @@ class Workers:
         return {
             code: {
                 "feed": entry.follower.status,
-                "dispatch": entry.dispatcher.status,
+                "dispatch": entry.dispatcher.health(),
                 "subscription": (
                     entry.subscription.state if entry.subscription is not None else "disabled"
                 ),
+                "inbox": entry.inbox.status if entry.inbox is not None else "disabled",
             }
             for code, entry in self.tenants.items()
         }
+
+
+class SendWorkers:
+    """Sender pools only (no feed, no webhooks, no planning), one per tenant, for
+    ``todoke node dispatch-worker``; tenants added later are picked up every ``interval``."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        sealer: Sealer,
+        clock: Clock,
+        interval: float,
+        line: LineOptions,
+    ) -> None:
+        if line.concurrency < 1:
+            raise ValueError("a dispatch worker needs dispatch_concurrency ≥ 1")
+        self._sessions = sessions
+        self._sealer = sealer
+        self._clock = clock
+        self._interval = interval
+        self._line = line
+        self._stop = asyncio.Event()
+        self.pools: dict[str, SenderPool] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _start_new_tenants(self) -> None:
+        async with self._sessions() as session:
+            codes = await tenants.list_codes(session)
+        for code in codes:
+            if code in self.pools:
+                continue
+            pool = self._line.pool(
+                tenant_code=code,
+                sessions=self._sessions,
+                sealer=self._sealer,
+                clock=self._clock,
+                poll_seconds=self._interval,
+            )
+            self.pools[code] = pool
+            self._tasks.append(asyncio.create_task(pool.run(self._stop), name=f"send-{code}"))
+            log.info("tenant %s: senders started (%d)", code, pool.concurrency)
+
+    async def run(self) -> None:
+        """Until ``stop``: look for tenants every ``interval`` seconds."""
+        while not self._stop.is_set():
+            try:
+                await self._start_new_tenants()
+            except Exception:
+                log.exception("could not look for new tenants")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

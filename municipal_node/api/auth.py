@@ -17,10 +17,12 @@ import enum
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from municipal_node.api.deps import SessionDep, StateDep
 from municipal_node.tenants import repository as tenants
@@ -66,13 +68,25 @@ class TenantAccess:
         return self.principal.actor
 
 
-#: Resolves a bearer token that is not the operator token (filled in by ``municipal_node.staff``).
-StaffResolver = Callable[[SessionDep, str], Awaitable[Principal | None]]
+#: Resolves a bearer token that is not the operator token (filled in by ``municipal_node.staff``):
+#: ``(session, token, now)`` → the staff principal, or None (unknown, expired, revoked, disabled).
+StaffResolver = Callable[[AsyncSession, str, datetime], Awaitable[Principal | None]]
 _staff_resolvers: list[StaffResolver] = []
 
 
 def register_staff_resolver(resolver: StaffResolver) -> None:
-    _staff_resolvers.append(resolver)
+    """Add a resolver; registering the same one again is a no-op (apps built repeatedly)."""
+    if resolver not in _staff_resolvers:
+        _staff_resolvers.append(resolver)
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The raw bearer token of the request, if any (for ``POST /api/logout``)."""
+    if credentials is None or not credentials.credentials:
+        return None
+    return credentials.credentials
 
 
 def _unauthenticated() -> HTTPException:
@@ -99,8 +113,9 @@ async def current_principal(
         given.encode("utf-8"), operator.get_secret_value().encode("utf-8")
     ):
         return Principal(actor="operator", staff_id=None, roles=None)
+    now = state.clock.now()
     for resolver in _staff_resolvers:
-        principal = await resolver(session, given)
+        principal = await resolver(session, given, now)
         if principal is not None:
             return principal
     raise _unauthenticated()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,12 +51,27 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+#: driver loggers that would write statement parameters (personal data) at DEBUG
+_PARAMETER_LOGGERS = ("aiosqlite",)
+
+
+def _keep_parameters_out_of_logs() -> None:
+    """SQL parameters carry resident ids, districts, LINE user ids: SQLAlchemy hides them
+    (``hide_parameters``); aiosqlite logs every call with its arguments at DEBUG, so its
+    logger never goes below INFO, whatever the root level."""
+    for name in _PARAMETER_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
 def create_engine(url: str) -> AsyncEngine:
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if _split(url)[0] == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+    _keep_parameters_out_of_logs()
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

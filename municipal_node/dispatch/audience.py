@@ -28,56 +28,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from contracts.notice import Audience
 from municipal_node.residents.schemas import ResidentAttributes
 
-JST = timezone(timedelta(hours=9), "JST")
+# The age and grade rules live in ``municipal_node.segments.ages`` (shared with segments).
+from municipal_node.segments.ages import (
+    JST,
+    age_in_months,
+    es1_entry_year,
+    grade_index,
+    grades_of,
+    jst_date,
+    school_year,
+)
 
-_GRADE_INDEX: dict[str, tuple[int, ...]] = {
-    **{f"es{n}": (n,) for n in range(1, 7)},
-    **{f"jh{n}": (6 + n,) for n in range(1, 4)},
-    **{f"hs{n}": (9 + n,) for n in range(1, 4)},
-    "es1_entrant": (0,),
-    "kindergarten": (-2, -1, 0),
-    "nursery": (-6, -5, -4, -3, -2, -1, 0),
-}
-
-
-def jst_date(moment: datetime) -> date:
-    return moment.astimezone(JST).date()
-
-
-def age_in_months(born: date, on: date) -> int:
-    """Whole months from ``born`` to ``on`` (negative before birth)."""
-    months = (on.year - born.year) * 12 + (on.month - born.month)
-    if on.day < born.day:
-        months -= 1
-    return months
-
-
-def school_year(on: date) -> int:
-    """The April–March school year containing ``on`` (named by the year it starts)."""
-    return on.year if on.month >= 4 else on.year - 1
-
-
-def es1_entry_year(born: date) -> int:
-    """School year in which a child born on ``born`` enters elementary school."""
-    return born.year + 7 if (born.month, born.day) >= (4, 2) else born.year + 6
-
-
-def grade_index(born: date, on: date) -> int:
-    """``g`` of the module docstring: 1 = es1, 0 = the year before, 7 = jh1 …"""
-    return school_year(on) - es1_entry_year(born) + 1
-
-
-def grades_of(born: date, on: date) -> set[str]:
-    """Every ``school_grade`` value that describes a child born on ``born`` on date ``on``."""
-    if born > on:
-        return set()
-    g = grade_index(born, on)
-    return {name for name, indexes in _GRADE_INDEX.items() if g in indexes}
+__all__ = [
+    "JST",
+    "AudienceMatcher",
+    "age_in_months",
+    "es1_entry_year",
+    "grade_index",
+    "grades_of",
+    "jst_date",
+    "school_year",
+]
 
 
 @dataclass(frozen=True)

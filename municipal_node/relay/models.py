@@ -21,13 +21,16 @@ from municipal_node.db.base import Base, IdType, UTCDateTime
 class NoticeState:
     """Life of a stored notice at this node."""
 
-    STORED = "stored"  # verified and stored; waiting for selection
-    PLANNED = "planned"  # recipients selected, outbox batches written
-    SENDING = "sending"  # some batches sent, some still pending
+    STORED = "stored"  # verified and stored; waiting for its send job
+    PLANNED = "planned"  # send job created; recipients being selected into outbox batches
+    HELD = "held"  # planned, waiting for an approver (``dispatch.control.release``)
+    SENDING = "sending"  # planned; batches going out
     DONE = "done"  # no batch pending any more
+    CANCELLED = "cancelled"  # stopped (staff, hub Cancel, superseded by an Update); see reason
+    FAILED = "failed"  # could not be sent at all; ``state_reason`` says why
     SKIPPED = "skipped"  # will not be sent; ``state_reason`` says why
 
-    ALL = (STORED, PLANNED, SENDING, DONE, SKIPPED)
+    ALL = (STORED, PLANNED, HELD, SENDING, DONE, CANCELLED, FAILED, SKIPPED)
 
 
 class StoredNotice(Base):

@@ -14,13 +14,16 @@ a crash at any point leaves either the item and its cursor, or neither.
 
 The hub's unsigned marks (``status``, ``expired``) are only cross-checked: the signed notice
 decides. ``Test``/``Exercise`` are stored as skipped; an expired notice is stored and the
-dispatcher's one expiry rule (``plan_notice``: ``now >= expires``) keeps it from being sent.
+dispatcher's expiry rule (``now >= expires``: no job, and a job's sends stop) keeps it from
+being sent. An ``Actual`` ``Cancel`` or ``Update`` stops, in the transaction that stores it,
+the pending sends of the notices it supersedes (``dispatch.control.apply_hub_supersession``).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +36,7 @@ from contracts.errors import ContractError, RejectionCode
 from contracts.ids import area_covers
 from contracts.jws import digest
 from contracts.keyset import KeySet
-from contracts.notice import Notice
+from contracts.notice import MsgType, Notice, Status
 from contracts.receipt import Receipt
 from contracts.verify import (
     KeySetLookup,
@@ -44,6 +47,7 @@ from contracts.verify import (
 )
 from municipal_node.db.engine import unit_of_work
 from municipal_node.db.upsert import insert_for
+from municipal_node.dispatch.control import apply_hub_supersession
 from municipal_node.relay.models import FeedRejection, HubKeySet, NoticeState, StoredNotice
 from municipal_node.relay.schemas import FeedItem, envelope_of
 from municipal_node.tenants import repository as tenants
@@ -205,19 +209,24 @@ def check_item(
     return Accepted(verified, receipt)
 
 
+CANCEL_APPLIED = (
+    "取消を受信し、対象の通知の未送信分を停止しました / cancel received; the pending sends of "
+    "the notices it references were stopped"
+)
+
+
 def initial_state(notice: Notice) -> tuple[str, str | None]:
+    """``Actual`` ``Alert`` and ``Update`` wait for their send job (an Update is sent as its own
+    job; storing it stops what is left of the earlier revision); an ``Actual`` ``Cancel`` is
+    done once stored (it stops the referenced sends and sends nothing itself)."""
     status = str(notice.status)
-    msg_type = str(notice.msg_type)
     if status != "Actual":
         return NoticeState.SKIPPED, (
             f"status={status}: 訓練・試験の通知は住民に送信しません / "
             "Test and Exercise notices are never sent to residents"
         )
-    if msg_type != "Alert":
-        return NoticeState.SKIPPED, (
-            f"msg_type={msg_type}: 更新・取消は未対応です（送信しません） / "
-            "Update and Cancel are not handled yet (nothing sent)"
-        )
+    if notice.msg_type is MsgType.CANCEL:
+        return NoticeState.DONE, CANCEL_APPLIED
     return NoticeState.STORED, None
 
 
@@ -260,16 +269,45 @@ async def advance_cursor(
     from_seq: int,
     to_seq: int,
     row: StoredNotice | FeedRejection | None = None,
+    after_store: Callable[[AsyncSession], Awaitable[object]] | None = None,
 ) -> None:
-    """Store ``row`` (if any) and move the cursor ``from_seq`` → ``to_seq`` in one transaction.
+    """Store ``row`` (if any), run ``after_store`` and move the cursor ``from_seq`` → ``to_seq``
+    in one transaction.
 
     Raises ``CursorMovedError`` (nothing stored) when the cursor is no longer ``from_seq``."""
     async with unit_of_work(sessions) as session:
         if row is not None:
             session.add(row)
             await session.flush()
+        if after_store is not None:
+            await after_store(session)
         if not await tenants.advance_cursor(session, tenant_code, from_seq=from_seq, to_seq=to_seq):
             raise CursorMovedError(tenant_code)
+
+
+def _supersession(
+    tenant_code: str, notice: Notice, now: datetime
+) -> Callable[[AsyncSession], Awaitable[object]] | None:
+    """For an ``Actual`` ``Cancel``/``Update``: stop, in the storing transaction, the pending
+    sends of the notices it supersedes (``dispatch.control.apply_hub_supersession``)."""
+    if notice.msg_type is MsgType.ALERT or notice.status is not Status.ACTUAL:
+        return None
+
+    async def apply(session: AsyncSession) -> object:
+        cancelled = await apply_hub_supersession(
+            session, tenant_code=tenant_code, notice=notice, now=now
+        )
+        log.info(
+            "tenant %s: %s %s/%s stopped %d pending batch(es) of the notices it supersedes",
+            tenant_code,
+            notice.msg_type,
+            notice.publisher,
+            notice.notice_id,
+            cancelled,
+        )
+        return cancelled
+
+    return apply
 
 
 async def commit_outcome(
@@ -298,8 +336,9 @@ async def commit_outcome(
     if isinstance(outcome, Accepted):
         cross_check_marks(item, outcome.verified.notice, tenant_code=tenant_code, now=now)
         row = _stored_notice(tenant_code, outcome, item, now)
+        notice = outcome.verified.notice
         try:
-            await move(row=row)
+            await move(row=row, after_store=_supersession(tenant_code, notice, now))
         except IntegrityError:
             outcome = Rejected(
                 str(RejectionCode.DUPLICATE),
@@ -308,16 +347,7 @@ async def commit_outcome(
                 row.notice_id,
             )
         else:
-            if row.msg_type != "Alert":
-                log.error(
-                    "tenant %s: %s %s/%s stored but NOT HANDLED YET (Update/Cancel come in a "
-                    "later version); nothing is sent for it",
-                    tenant_code,
-                    row.msg_type,
-                    row.publisher,
-                    row.notice_id,
-                )
-            return "stored" if row.state == NoticeState.STORED else "skipped"
+            return "skipped" if row.state == NoticeState.SKIPPED else "stored"
     log.warning(
         "tenant %s: feed item seq %d rejected: %s (%s)",
         tenant_code,

@@ -19,7 +19,8 @@ column                 rule
 ``programs``           ``;``-separated program codes the resident is enrolled in,
                        each ``[a-z0-9-]{1,64}`` (e.g. ``jido-fuyo-teate``), may be empty.
 ``line_user_id``       empty, or the LINE user id linked to this resident: ``U`` + 32 lowercase
-                       hex digits. Unique in the file.
+                       hex digits. Unique in the file. A value sets the link; an empty value
+                       leaves the record's current link (ID連携) as it is.
 =====================  =======================================================================
 
 Spaces around values and around ``;`` are ignored; an empty element (``a;;b``) is an error.
@@ -32,22 +33,19 @@ Example::
     000124,elderly,,西町,,
 
 Import (``todoke node import-residents --tenant 23235 FILE.csv`` or
-``POST /api/tenants/{code}/residents/import``) first validates the whole file and reports every
-bad line (line number, column, reason in Japanese and English); if any line is bad nothing is
-imported. A good file replaces the tenant's resident list: records are upserted by
-``resident_id`` and residents absent from the file are removed. Re-importing the same file
-changes nothing. Household types, birth dates and programs are encrypted at rest.
+``POST /api/tenants/{code}/residents/import``) is in ``municipal_node.residents.service``:
+the whole file is validated first (``validation.py``); every bad line is reported.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from contracts.ids import PROGRAM_CODE_RE
 from municipal_node.residents.schemas import HOUSEHOLD_TYPES, ResidentAttributes
@@ -58,6 +56,11 @@ LINE_USER_ID_RE = re.compile(r"U[0-9a-f]{32}")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_DISTRICT = 64
+_HOUSEHOLDS = frozenset(HOUSEHOLD_TYPES)
+
+#: problems with the file as a whole: nothing after them can be read reliably, so nothing is
+#: imported even with ``skip_bad``
+FATAL_CODES = frozenset({"EMPTY_FILE", "BAD_HEADER", "BAD_CSV"})
 
 
 @dataclass(frozen=True)
@@ -84,43 +87,15 @@ class ResidentRow:
     line_user_id: str | None
 
 
-@dataclass
-class ValidationReport:
-    rows: int = 0
-    issues: list[CsvIssue] = field(default_factory=list)
+class Positions(NamedTuple):
+    """Where each column is in a record (the header may order them freely)."""
 
-    @property
-    def ok(self) -> bool:
-        return not self.issues
-
-
-class _Lines:
-    """Decode a byte stream line by line, so a bad byte is reported with its line number."""
-
-    def __init__(self, stream: BinaryIO, issues: list[CsvIssue]) -> None:
-        self._stream = stream
-        self._issues = issues
-        self.physical = 0
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self._stream:
-            self.physical += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                self._issues.append(
-                    CsvIssue(
-                        self.physical,
-                        None,
-                        "BAD_ENCODING",
-                        "UTF-8 ではない文字が含まれています",
-                        "not valid UTF-8",
-                    )
-                )
-                text = raw.decode("utf-8", errors="replace")
-            if self.physical == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-            yield text
+    resident_id: int
+    household: int
+    child_birth_dates: int
+    district: int
+    programs: int
+    line_user_id: int
 
 
 def _split_list(value: str) -> list[str] | None:
@@ -128,21 +103,40 @@ def _split_list(value: str) -> list[str] | None:
     value = value.strip()
     if not value:
         return []
+    if ";" not in value:
+        return [value]
     parts = [part.strip() for part in value.split(";")]
-    return None if any(not part for part in parts) else parts
+    return None if not all(parts) else parts
 
 
-def _issue(line: int, column: str, code: str, ja: str, en: str) -> CsvIssue:
-    return CsvIssue(line, column, code, ja, en)
+def _parse_dates(text: str) -> tuple[list[date], str | None]:
+    """The dates, or the first bad element."""
+    raw = _split_list(text)
+    if raw is None:
+        return [], ""
+    births: list[date] = []
+    for item in raw:
+        try:
+            if not DATE_RE.fullmatch(item):
+                raise ValueError(item)
+            born = date.fromisoformat(item)
+        except ValueError:
+            return [], item
+        if born.year < 1900:
+            return [], item
+        births.append(born)
+    return births, None
 
 
-def parse_fields(line: int, values: dict[str, str]) -> tuple[ResidentRow | None, list[CsvIssue]]:
-    """Check one record (column name → raw text). Returns the row or its issues."""
+def parse_fields(
+    line: int, values: Sequence[str], at: Positions
+) -> tuple[ResidentRow | None, list[CsvIssue]]:
+    """Check one record. Returns the row, or None and its issues."""
     issues: list[CsvIssue] = []
-    resident_id = values["resident_id"].strip()
+    resident_id = values[at.resident_id].strip()
     if not RESIDENT_ID_RE.fullmatch(resident_id):
         issues.append(
-            _issue(
+            CsvIssue(
                 line,
                 "resident_id",
                 "BAD_RESIDENT_ID",
@@ -150,10 +144,10 @@ def parse_fields(line: int, values: dict[str, str]) -> tuple[ResidentRow | None,
                 "resident_id must be 1-64 of [0-9A-Za-z._-], starting with a letter or digit",
             )
         )
-    household = _split_list(values["household"])
-    if household is None or any(h not in HOUSEHOLD_TYPES for h in household):
+    household = _split_list(values[at.household])
+    if household is None or not _HOUSEHOLDS.issuperset(household):
         issues.append(
-            _issue(
+            CsvIssue(
                 line,
                 "household",
                 "BAD_HOUSEHOLD",
@@ -161,31 +155,21 @@ def parse_fields(line: int, values: dict[str, str]) -> tuple[ResidentRow | None,
                 "household must be ;-separated values of " + ", ".join(HOUSEHOLD_TYPES),
             )
         )
-    births: list[date] = []
-    raw_dates = _split_list(values["child_birth_dates"])
-    for text in raw_dates if raw_dates is not None else [""]:
-        try:
-            if not DATE_RE.fullmatch(text):
-                raise ValueError(text)
-            born = date.fromisoformat(text)
-            if born.year < 1900:
-                raise ValueError(text)
-            births.append(born)
-        except ValueError:
-            issues.append(
-                _issue(
-                    line,
-                    "child_birth_dates",
-                    "BAD_DATE",
-                    f"子の生年月日 {text!r} は YYYY-MM-DD の正しい日付ではありません",
-                    f"child birth date {text!r} is not a valid YYYY-MM-DD date",
-                )
-            )
-            break
-    district = values["district"].strip()
-    if len(district) > MAX_DISTRICT or CONTROL_RE.search(district):
+    births, bad_date = _parse_dates(values[at.child_birth_dates])
+    if bad_date is not None:
         issues.append(
-            _issue(
+            CsvIssue(
+                line,
+                "child_birth_dates",
+                "BAD_DATE",
+                f"子の生年月日 {bad_date!r} は YYYY-MM-DD の正しい日付ではありません",
+                f"child birth date {bad_date!r} is not a valid YYYY-MM-DD date",
+            )
+        )
+    district = values[at.district].strip()
+    if len(district) > MAX_DISTRICT or (district and CONTROL_RE.search(district)):
+        issues.append(
+            CsvIssue(
                 line,
                 "district",
                 "BAD_DISTRICT",
@@ -193,10 +177,10 @@ def parse_fields(line: int, values: dict[str, str]) -> tuple[ResidentRow | None,
                 f"district must be at most {MAX_DISTRICT} characters without control characters",
             )
         )
-    programs = _split_list(values["programs"])
-    if programs is None or any(not PROGRAM_CODE_RE.fullmatch(p) for p in programs):
+    programs = _split_list(values[at.programs])
+    if programs is None or not all(PROGRAM_CODE_RE.fullmatch(p) for p in programs):
         issues.append(
-            _issue(
+            CsvIssue(
                 line,
                 "programs",
                 "BAD_PROGRAM",
@@ -204,10 +188,10 @@ def parse_fields(line: int, values: dict[str, str]) -> tuple[ResidentRow | None,
                 "programs must be ;-separated codes of 1-64 [a-z0-9-]",
             )
         )
-    line_user_id = values["line_user_id"].strip() or None
+    line_user_id = values[at.line_user_id].strip() or None
     if line_user_id is not None and not LINE_USER_ID_RE.fullmatch(line_user_id):
         issues.append(
-            _issue(
+            CsvIssue(
                 line,
                 "line_user_id",
                 "BAD_LINE_USER_ID",
@@ -218,26 +202,39 @@ def parse_fields(line: int, values: dict[str, str]) -> tuple[ResidentRow | None,
     if issues:
         return None, issues
     attributes = ResidentAttributes(
-        household=tuple(dict.fromkeys(household or [])),
+        household=tuple(dict.fromkeys(household or ())),
         child_birth_dates=tuple(births),
-        programs=tuple(dict.fromkeys(programs or [])),
+        programs=tuple(dict.fromkeys(programs or ())),
     )
-    row = ResidentRow(line, resident_id, attributes, district, line_user_id)
-    return row, []
+    return ResidentRow(line, resident_id, attributes, district, line_user_id), []
 
 
-def _records(stream: BinaryIO, issues: list[CsvIssue]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line, {column: value}) for every data record; header and shape problems → issues."""
-    lines = _Lines(stream, issues)
-    reader = csv.reader(lines, strict=True)
+def _not_utf8(record: list[str]) -> bool:
+    """Whether a field holds bytes that were not UTF-8 (decoded as lone surrogates)."""
+    for value in record:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def read_records(
+    stream: BinaryIO, report: Callable[[CsvIssue], None]
+) -> Iterator[tuple[int, list[str], Positions]]:
+    """Yield (line, fields, positions) for every data record of the right shape; every problem
+    of shape, encoding or syntax goes to ``report`` (line = where the record starts)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
         if header is None:
-            issues.append(CsvIssue(1, None, "EMPTY_FILE", "ファイルが空です", "the file is empty"))
+            report(CsvIssue(1, None, "EMPTY_FILE", "ファイルが空です", "the file is empty"))
             return
         names = [name.strip() for name in header]
         if sorted(names) != sorted(COLUMNS):
-            issues.append(
+            report(
                 CsvIssue(
                     1,
                     None,
@@ -247,81 +244,45 @@ def _records(stream: BinaryIO, issues: list[CsvIssue]) -> Iterator[tuple[int, di
                 )
             )
             return
-        start = lines.physical + 1
+        at = Positions(*(names.index(column) for column in COLUMNS))
+        width = len(names)
+        start = reader.line_num + 1
         for record in reader:
-            line, start = start, lines.physical + 1
+            line, start = start, reader.line_num + 1
             if not record or record == [""]:
                 continue
-            if len(record) != len(names):
-                issues.append(
+            if _not_utf8(record):
+                report(
+                    CsvIssue(
+                        line,
+                        None,
+                        "BAD_ENCODING",
+                        "UTF-8 ではない文字が含まれています",
+                        "not valid UTF-8",
+                    )
+                )
+                continue
+            if len(record) != width:
+                report(
                     CsvIssue(
                         line,
                         None,
                         "BAD_COLUMNS",
-                        f"列の数が {len(record)} です（{len(names)} 列必要）",
-                        f"{len(record)} columns, expected {len(names)}",
+                        f"列の数が {len(record)} です（{width} 列必要）",
+                        f"{len(record)} columns, expected {width}",
                     )
                 )
                 continue
-            yield line, dict(zip(names, record, strict=True))
+            yield line, record, at
     except csv.Error as exc:
-        issues.append(
+        report(
             CsvIssue(
-                lines.physical,
+                reader.line_num,
                 None,
                 "BAD_CSV",
                 f"CSV として読めません（{exc}）",
                 f"not readable as CSV ({exc})",
             )
         )
-
-
-def validate(path: Path) -> ValidationReport:
-    """Read the whole file once and collect every issue (blocking; run in a thread)."""
-    report = ValidationReport()
-    seen_ids: dict[str, int] = {}
-    seen_users: dict[str, int] = {}
-    with path.open("rb") as stream:
-        for line, values in _records(stream, report.issues):
-            row, issues = parse_fields(line, values)
-            report.issues.extend(issues)
-            if row is None:
-                continue
-            report.rows += 1
-            first = seen_ids.setdefault(row.resident_id, line)
-            if first != line:
-                report.issues.append(
-                    _issue(
-                        line,
-                        "resident_id",
-                        "DUPLICATE_RESIDENT_ID",
-                        f"住民IDが {first} 行目と重複しています",
-                        f"resident_id repeats line {first}",
-                    )
-                )
-            if row.line_user_id is not None:
-                first = seen_users.setdefault(row.line_user_id, line)
-                if first != line:
-                    report.issues.append(
-                        _issue(
-                            line,
-                            "line_user_id",
-                            "DUPLICATE_LINE_USER_ID",
-                            f"LINE ユーザーIDが {first} 行目と重複しています",
-                            f"line_user_id repeats line {first}",
-                        )
-                    )
-    report.issues.sort(key=lambda issue: issue.line)
-    return report
-
-
-def iter_rows(stream: BinaryIO) -> Iterator[ResidentRow]:
-    """Rows of a file that ``validate`` accepted; raises if it meets a problem after all."""
-    issues: list[CsvIssue] = []
-    for line, values in _records(stream, issues):
-        row, row_issues = parse_fields(line, values)
-        if row is None or issues:
-            raise ValueError(f"line {line} changed since validation")
-        yield row
-    if issues:
-        raise ValueError("the file changed since validation")
+    finally:
+        text.detach()

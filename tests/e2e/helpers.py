@@ -113,10 +113,11 @@ def wait_until(
 
 
 def inbox_counts(fed: Any, user_ids: list[str]) -> dict[str, int]:
+    """Notices each user received (replies — the greeting on follow — are not notices)."""
     counts = {}
     for user_id in user_ids:
         inbox = fed.sandbox_get(f"/sandbox/channels/{CHANNEL}/inbox?user_id={user_id}")
-        counts[user_id] = len(inbox["messages"])
+        counts[user_id] = sum(item["endpoint"] != "reply" for item in inbox["messages"])
     return counts
 
 

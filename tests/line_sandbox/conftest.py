@@ -2,6 +2,7 @@
 
 ``sandbox_server`` yields the base URL of a fresh sandbox with one channel (``CHANNEL``) and
 ``FRIENDS`` simulated friends; ``make_sandbox`` starts one with any ``SandboxSettings``;
+``sandbox_with_state`` also gives the running sandbox's in-memory state (for size checks);
 ``serve_in_thread`` runs any ASGI app under uvicorn in a background thread on a free port and is
 reusable by other test packages (``from tests.line_sandbox.conftest import serve_in_thread``).
 """
@@ -20,6 +21,7 @@ import uvicorn
 from line_sandbox.app import create_app
 from line_sandbox.clock import Clock
 from line_sandbox.settings import SandboxSettings
+from line_sandbox.store import SandboxState
 from todoke.serving import bind_socket, url_of
 
 CHANNEL = "test-channel"
@@ -82,3 +84,12 @@ def make_sandbox() -> Iterator[Callable[..., str]]:
 def sandbox_server(make_sandbox: Callable[..., str]) -> str:
     """Base URL of a fresh sandbox: channel ``CHANNEL`` (token ``TOKEN``) with 5 friends."""
     return make_sandbox()
+
+
+@pytest.fixture
+def sandbox_with_state() -> Iterator[tuple[str, SandboxState]]:
+    """A fresh sandbox like ``sandbox_server``, and its ``SandboxState`` (read it, don't write)."""
+    app = create_app(default_settings())
+    with serve_in_thread(app) as url:
+        state: SandboxState = app.state.sandbox
+        yield url, state

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.line_sandbox.conftest import AUTH
+from tests.line_sandbox.conftest import AUTH, CHANNEL
 from tests.line_sandbox.helpers import http, new_key, post, text, user
 from tests.line_sandbox.openapi_contract import ContractViolation, validate_exchange
 
@@ -89,3 +89,16 @@ def test_validator_catches_an_error_body_without_message(sandbox_server: str, sp
     exchange = http().get(f"{sandbox_server}/sandbox/exchanges").json()[0]
     with pytest.raises(ContractViolation):
         validate_exchange(spec, dict(exchange, response_body='{"error": "nope"}'))
+
+
+def test_injected_faults_answer_in_lines_documented_shape(sandbox_server: str, spec: Path) -> None:
+    http().post(
+        f"{sandbox_server}/sandbox/channels/{CHANNEL}/faults",
+        json={"error_share": 0.5, "burst_429": {"every": 4, "length": 1}, "seed": 2},
+    ).raise_for_status()
+    for _ in range(12):
+        post(sandbox_server, "/v2/bot/message/multicast", {"to": [user(0)], "messages": [text()]})
+    exchanges = http().get(f"{sandbox_server}/sandbox/exchanges").json()
+    assert {e["status"] for e in exchanges} == {200, 429, 500}
+    for exchange in exchanges:
+        validate_exchange(spec, exchange)

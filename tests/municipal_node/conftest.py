@@ -105,7 +105,14 @@ class Node:
                 hub_credential=hub_credential or self.hub_credentials.get(hub_url),
             )
 
-    async def import_csv(self, path: Path, *, tenant: str = TENANT) -> ImportSummary:
+    async def import_csv(
+        self,
+        path: Path,
+        *,
+        tenant: str = TENANT,
+        skip_bad: bool = False,
+        max_bad_share: float = 0.1,
+    ) -> ImportSummary:
         return await import_csv(
             self.sessions,
             sealer=self.sealer,
@@ -113,6 +120,8 @@ class Node:
             path=path,
             actor="cli",
             now=self.clock.now(),
+            skip_bad=skip_bad,
+            max_bad_share=max_bad_share,
         )
 
 

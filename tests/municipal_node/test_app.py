@@ -77,12 +77,14 @@ async def test_the_running_node_relays_a_published_notice_to_matching_friends(
                     "feed": "running",
                     "dispatch": "running",
                     "subscription": "live",
+                    "inbox": "running",
                 }
-            inboxes = [
-                len(
-                    sandbox.get(f"/sandbox/channels/{CHANNEL}/inbox", params={"user_id": u}).json()[
-                        "messages"
-                    ]
+            inboxes = [  # the notice only (each follow was also answered with a greeting)
+                sum(
+                    item["endpoint"] != "reply"
+                    for item in sandbox.get(
+                        f"/sandbox/channels/{CHANNEL}/inbox", params={"user_id": u}
+                    ).json()["messages"]
                 )
                 for u in users
             ]

@@ -21,7 +21,7 @@ from municipal_node.crypto import Sealer
 from municipal_node.db.engine import create_engine, session_factory, unit_of_work
 from municipal_node.db.migrate import upgrade_to_head
 from municipal_node.relay.service import keyset_view
-from municipal_node.residents.service import CsvRejectedError, UnknownTenantError, import_csv
+from municipal_node.residents.service import UnknownTenantError
 from municipal_node.settings import NodeSettings
 from municipal_node.status.service import notice_statuses
 from municipal_node.tenants import repository as tenant_repository
@@ -57,7 +57,7 @@ def run_db(
         await asyncio.to_thread(upgrade_to_head, settings.database_url)
         engine = create_engine(settings.database_url)
         try:
-            return await work(session_factory(engine), Sealer(settings.key_bytes()))
+            return await work(session_factory(engine), settings.sealer())
         finally:
             await engine.dispose()
 
@@ -311,40 +311,6 @@ def keyset_command(tenant_code: str) -> None:
     click.echo(json.dumps(view, ensure_ascii=False, indent=2))
 
 
-@node_group.command("import-residents")
-@click.option("--tenant", "tenant_code", required=True)
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_residents(tenant_code: str, csv_file: Path) -> None:
-    """Import residents from CSV (format: municipal_node/residents/csv_format.py)."""
-    settings = load_settings()
-
-    async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
-        return await import_csv(
-            sessions,
-            sealer=sealer,
-            tenant_code=tenant_code,
-            path=csv_file,
-            actor="cli",
-            now=SystemClock().now(),
-        )
-
-    try:
-        summary = run_db(settings, work)
-    except CsvRejectedError as exc:
-        click.echo(
-            f"CSV に {len(exc.issues)} 件の誤りがあります。何も取り込んでいません。 / "
-            f"{len(exc.issues)} problem(s); nothing imported.",
-            err=True,
-        )
-        for issue in exc.issues:
-            click.echo(issue.render(), err=True)
-        raise SystemExit(1) from exc
-    click.echo(
-        f"取り込み完了 / imported: {summary.rows} 件 (新規 inserted {summary.inserted}, "
-        f"更新 updated {summary.updated}, 削除 removed {summary.removed})"
-    )
-
-
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -399,3 +365,56 @@ def status(tenant_code: str, as_json: bool) -> None:
         for e in entries
     ]
     click.echo(_table(headers, rows))
+
+
+from todoke.commands.node_staff import (  # noqa: E402
+    add_staff,
+    disable_staff,
+    enable_staff,
+    list_staff,
+    remove_staff,
+    reset_staff_password,
+    set_staff_role,
+)
+
+node_group.add_command(add_staff)
+node_group.add_command(list_staff)
+node_group.add_command(set_staff_role)
+node_group.add_command(disable_staff)
+node_group.add_command(enable_staff)
+node_group.add_command(reset_staff_password)
+node_group.add_command(remove_staff)
+
+from todoke.commands.node_rules import (  # noqa: E402
+    rule_add,
+    rule_list,
+    segment_add,
+    segment_count,
+    template_add,
+)
+
+node_group.add_command(segment_add)
+node_group.add_command(segment_count)
+node_group.add_command(template_add)
+node_group.add_command(rule_add)
+node_group.add_command(rule_list)
+
+from todoke.commands.node_line import issue_codes, setup_rich_menu  # noqa: E402
+
+node_group.add_command(issue_codes)
+node_group.add_command(setup_rich_menu)
+
+from todoke.commands.node_dispatch import cancel_send, dispatch_worker, list_sends  # noqa: E402
+
+node_group.add_command(list_sends)
+node_group.add_command(cancel_send)
+node_group.add_command(dispatch_worker)
+
+from todoke.commands.node_residents import import_residents  # noqa: E402
+
+node_group.add_command(import_residents)
+
+from todoke.commands.node_privacy import purge_command, rotate_key  # noqa: E402
+
+node_group.add_command(rotate_key)
+node_group.add_command(purge_command)

@@ -32,6 +32,12 @@ def sandbox_group() -> None:
 @click.option("--channel-token", default=None, help="Its channel access token (Bearer).")
 @click.option("--webhook-url", default=None, help="Where its webhooks go (the node).")
 @click.option("--friends", type=int, default=None, help="Create N simulated friends at start.")
+@click.option(
+    "--bench",
+    is_flag=True,
+    default=None,
+    help="Start channel in bench mode (ids from the index, counters only, no inbox).",
+)
 @click.option("--log-level", default="warning", show_default=True)
 def serve_command(
     host: str,
@@ -42,6 +48,7 @@ def serve_command(
     channel_token: str | None,
     webhook_url: str | None,
     friends: int | None,
+    bench: bool | None,
     log_level: str,
 ) -> None:
     """Serve the LINE API (/v2/...), the admin API (/sandbox/...) and chat pages (/sandbox/chat).
@@ -54,6 +61,7 @@ def serve_command(
         "channel_access_token": channel_token,
         "webhook_url": webhook_url,
         "friends": friends,
+        "channel_bench": bench,
     }
     try:
         settings = SandboxSettings(**{k: v for k, v in overrides.items() if v is not None})

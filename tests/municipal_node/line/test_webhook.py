@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from municipal_node.line.models import LineFriend, LineWebhookEvent
+from municipal_node.line.models import LineFriend, LineInboxEvent
 from tests.municipal_node.conftest import Node
 from tests.municipal_node.helpers import CHANNEL_SECRET, TENANT, new_ulid
 
@@ -58,7 +58,7 @@ async def friendship(node: Node) -> dict[str, bool]:
 
 async def stored_events(node: Node) -> int:
     async with node.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(LineWebhookEvent)) or 0)
+        return int(await session.scalar(select(func.count()).select_from(LineInboxEvent)) or 0)
 
 
 async def test_follow_then_unfollow_updates_friendship(
@@ -127,6 +127,36 @@ async def test_an_empty_event_list_is_a_connectivity_check(
     await node.add_tenant()
     body = body_of()
     assert (await post(node_http, body, signature(body))).status_code == 200
+
+
+async def test_every_new_event_is_stored_pending_in_the_inbox_as_line_sent_it(
+    node: Node, node_http: httpx.AsyncClient
+) -> None:
+    await node.add_tenant()
+    postback = event("postback", replyToken="r" * 32, postback={"data": "v=1&a=settings"})
+    follow = event("follow", ms=1_700_000_000_100)
+    body = body_of(postback, follow)
+    response = await post(node_http, body, signature(body))
+    assert response.json() == {"received": 2, "new": 2}
+    async with node.sessions() as session:
+        rows = list(await session.scalars(select(LineInboxEvent).order_by(LineInboxEvent.id)))
+    assert [(r.webhook_event_id, r.type, r.user_id, r.state, r.attempts) for r in rows] == [
+        (postback["webhookEventId"], "postback", USER, "pending", 0),
+        (follow["webhookEventId"], "follow", USER, "pending", 0),
+    ]
+    assert rows[0].payload == postback
+    assert rows[1].payload == follow
+
+
+async def test_an_id_repeated_inside_one_body_is_stored_once(
+    node: Node, node_http: httpx.AsyncClient
+) -> None:
+    await node.add_tenant()
+    follow = event("follow")
+    body = body_of(follow, follow)
+    response = await post(node_http, body, signature(body))
+    assert response.json() == {"received": 2, "new": 1}
+    assert await stored_events(node) == 1
 
 
 async def test_other_event_types_are_recorded_but_change_no_friendship(

@@ -214,7 +214,7 @@ async def test_a_receipt_that_does_not_cover_its_envelope_is_rejected(
     assert other["notice_id"] not in {row.notice_id for row in await stored(node)}
 
 
-async def test_test_exercise_update_and_cancel_are_stored_but_not_for_sending(
+async def test_test_and_exercise_are_skipped_and_an_update_supersedes_its_alert(
     node: Node, live_hub: LiveServer, follower: Callable[[], FeedFollower]
 ) -> None:
     await publish(live_hub.url, make_notice(status="Test"))
@@ -240,12 +240,12 @@ async def test_test_exercise_update_and_cancel_are_stored_but_not_for_sending(
     assert states == [
         ("Test", "Alert", "skipped"),
         ("Exercise", "Alert", "skipped"),
-        ("Actual", "Alert", "stored"),
-        ("Actual", "Update", "skipped"),
+        ("Actual", "Alert", "cancelled"),  # superseded before it was sent
+        ("Actual", "Update", "stored"),  # sent as its own job (dispatch.control)
     ]
     reasons = [row.state_reason or "" for row in await stored(node)]
     assert "never sent to residents" in reasons[0]
-    assert "not handled yet" in reasons[3]
+    assert "superseded by revision 2" in reasons[2]
 
 
 async def test_gaps_in_seq_are_normal(

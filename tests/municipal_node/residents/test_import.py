@@ -71,21 +71,30 @@ async def test_reimport_is_idempotent_and_removes_residents_no_longer_listed(
     await node.add_tenant()
     path = write_csv(tmp_path / "r.csv", GOOD)
     await node.import_csv(path)
+    before = await residents(node)
     again = await node.import_csv(path)
-    assert (again.rows, again.inserted, again.updated, again.removed) == (3, 0, 3, 0)
-    assert len(await residents(node)) == 3
+    assert (again.rows, again.inserted, again.updated, again.removed) == (3, 0, 0, 0)
+    after = await residents(node)
+    # unchanged rows are not rewritten: same blob (fresh nonce on every seal), same digest
+    assert {k: (r.sealed, r.digest) for k, r in after.items()} == {
+        k: (r.sealed, r.digest) for k, r in before.items()
+    }
 
-    # the LINE user moves from 000123 to 000124, 000125 leaves
+    # 000123 changes, 000124 stays as it is, 000125 leaves
     changed = [
         ("000123", "single_parent", "", "東町", "", ""),
-        ("000124", "elderly", "", "西町", "", USER_A),
+        ("000124", "elderly", "", "西町", "", ""),
     ]
     summary = await node.import_csv(write_csv(tmp_path / "r2.csv", changed))
-    assert (summary.rows, summary.inserted, summary.updated, summary.removed) == (2, 0, 2, 1)
+    assert (summary.rows, summary.inserted, summary.updated, summary.removed) == (2, 0, 1, 1)
     stored = await residents(node)
     assert set(stored) == {"000123", "000124"}
-    assert stored["000124"].line_user_id == USER_A
-    assert stored["000123"].line_user_id is None
+    assert stored["000124"].sealed == before["000124"].sealed
+    assert stored["000123"].line_user_id == USER_A  # an empty CSV value keeps the link
+    attributes = open_attributes(
+        node.sealer, tenant_code=TENANT, resident_id="000123", sealed=stored["000123"].sealed
+    )
+    assert (attributes.household, attributes.child_birth_dates) == (("single_parent",), ())
 
 
 async def test_every_import_writes_an_audit_row(node: Node, tmp_path: Path) -> None:
@@ -94,7 +103,7 @@ async def test_every_import_writes_an_audit_row(node: Node, tmp_path: Path) -> N
     async with node.sessions() as session:
         entries = list(await session.scalars(select(AuditEntry)))
     assert [(e.actor, e.action, e.count) for e in entries] == [("cli", "residents.import", 3)]
-    assert entries[0].detail == {"inserted": 3, "updated": 0, "removed": 0}
+    assert entries[0].detail == {"inserted": 3, "updated": 0, "removed": 0, "skipped": 0}
 
 
 BAD_LINES = [
@@ -196,15 +205,55 @@ async def test_the_api_imports_a_csv_body_and_reports_bad_lines(
         f"/api/tenants/{TENANT}/residents/import", content=good, headers=headers
     )
     assert response.status_code == 200
-    assert response.json() == {"rows": 3, "inserted": 3, "updated": 0, "removed": 0}
+    assert response.json() == {
+        "rows": 3,
+        "inserted": 3,
+        "updated": 0,
+        "removed": 0,
+        "skipped": 0,
+        "issue_count": 0,
+        "issues": [],
+    }
     bad = write_csv(tmp_path / "b.csv", [("R1", "rich", "", "", "", "")]).read_bytes()
     response = await node_http.post(
         f"/api/tenants/{TENANT}/residents/import", content=bad, headers=headers
     )
     assert response.status_code == 422
+    assert response.json()["code"] == "CSV_INVALID"
     assert [(i["line"], i["column"]) for i in response.json()["issues"]] == [(2, "household")]
     unauthenticated = await node_http.post(f"/api/tenants/{TENANT}/residents/import", content=good)
     assert unauthenticated.status_code == 401
     async with node.sessions() as session:
         actors = list(await session.scalars(select(AuditEntry.actor)))
     assert actors == ["operator"]
+
+
+async def test_slices_and_batches_smaller_than_the_file_give_the_same_result(
+    node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from municipal_node.residents import service
+
+    monkeypatch.setattr(service, "BATCH_SIZE", 4)
+    monkeypatch.setattr(service, "APPLY_ROWS", 7)
+    await node.add_tenant()
+    rows = [(f"R{i:03d}", "elderly", "", f"町{i % 3}", "", "") for i in range(30)]
+    first = await node.import_csv(write_csv(tmp_path / "a.csv", rows))
+    assert (first.rows, first.inserted) == (30, 30)
+    rows = [
+        (rid, "disability" if int(rid[1:]) % 5 == 0 else household, dates, district, p, u)
+        for rid, household, dates, district, p, u in rows
+        if rid != "R013"
+    ]
+    summary = await node.import_csv(write_csv(tmp_path / "b.csv", rows))
+    assert (summary.rows, summary.inserted, summary.updated, summary.removed) == (29, 0, 6, 1)
+    stored = await residents(node)
+    assert len(stored) == 29 and "R013" not in stored
+    households = {
+        rid: open_attributes(
+            node.sealer, tenant_code=TENANT, resident_id=rid, sealed=row.sealed
+        ).household
+        for rid, row in stored.items()
+    }
+    assert {rid for rid, h in households.items() if h == ("disability",)} == {
+        f"R{i:03d}" for i in range(0, 30, 5)
+    }

@@ -1,0 +1,3 @@
+from tests.municipal_node.line.rig import chat
+
+__all__ = ["chat"]
