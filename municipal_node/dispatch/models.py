@@ -42,7 +42,10 @@ class BatchState:
 
 
 class Phase:
-    NOTICE = "notice"  # the notice itself (issue #5 adds preview / open / reminder)
+    NOTICE = "notice"  # the notice itself, sent once (CONTRACT §6 ``single``)
+    PREVIEW = "preview"  # campaign: 予告
+    OPEN = "open"  # campaign: 受付開始
+    REMINDER = "reminder"  # campaign: 締切前リマインド, to those who have not applied
 
 
 class Approval:
@@ -83,6 +86,9 @@ class SendJob(Base):
     targeted: Mapped[int] = mapped_column(Integer, default=0)
     batches: Mapped[int] = mapped_column(Integer, default=0)
     plan_after: Mapped[str | None] = mapped_column(String(33))
+    #: a campaign reminder: nobody who applied to this campaign (``applications``) is planned
+    #: or, when they applied after planning, sent to
+    exclude_campaign_id: Mapped[int | None] = mapped_column(IdType)
     #: nothing is sent at or after this moment (the notice's ``expires``)
     send_until: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)

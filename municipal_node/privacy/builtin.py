@@ -25,7 +25,7 @@ def _tenant_secret(what: str) -> Callable[[Mapping[str, Any]], str]:
     return aad
 
 
-for _secret in ("line_channel_secret", "line_access_token", "hub_credential"):
+for _secret in ("line_channel_secret", "line_access_token", "hub_credential", "node_key"):
     register_sealed_column("tenants", ("code",), f"{_secret}_sealed", _tenant_secret(_secret))
 
 register_sealed_column(
@@ -57,4 +57,17 @@ register_sealed_column(
     "households_sealed",
     lambda row: batch_households_aad(row["tenant_code"], int(row["job_id"]), int(row["batch_no"])),
     aad_columns=("tenant_code", "job_id", "batch_no"),
+)
+
+
+def application_aad(tenant_code: str, campaign_id: int, receipt_no: str) -> str:
+    """Associated data of ``applications.answers_sealed`` (the application form's answers)."""
+    return f"application:{tenant_code}:{campaign_id}:{receipt_no}"
+
+
+register_sealed_column(
+    "applications",
+    ("tenant_code", "campaign_id", "receipt_no"),
+    "answers_sealed",
+    lambda row: application_aad(row["tenant_code"], row["campaign_id"], row["receipt_no"]),
 )

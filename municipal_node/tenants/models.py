@@ -24,6 +24,17 @@ class Tenant(Base):
     line_api_base_url: Mapped[str] = mapped_column(String(2000))
     #: the subscriber credential the hub issued for this municipality (sealed); None = not set
     hub_credential_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    #: this municipality's Ed25519 key for signed reports to the hub (sealed 32-byte private
+    #: key; its public JWK is registered at the hub as the subscriber's ``node_jwk``)
+    node_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    node_kid: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: LIFF app of the online application form: LIFF ID and the LINE Login channel id the ID
+    #: token's ``aud`` must equal
+    liff_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    login_channel_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: how residents reach this node (links in messages, the application page), e.g.
+    #: ``https://todoke.example.lg.jp``; None = not configured (no form button is sent)
+    public_base_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     #: highest hub seq consumed (stored, rejected or not for us)
     feed_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -39,6 +39,12 @@ class TenantConfig:
     line_api_base_url: str
     #: the hub's subscriber credential (None while not configured); never logged
     hub_credential: str | None = field(default=None, repr=False)
+    #: raw 32-byte Ed25519 private key for signed reports (None while not generated)
+    node_private_key: bytes | None = field(default=None, repr=False)
+    node_kid: str | None = None
+    liff_id: str | None = None
+    login_channel_id: str | None = None
+    public_base_url: str | None = None
 
     def root_key_map(self) -> dict[str, Ed25519PublicKey]:
         return {key.kid: key.public_key for key in self.root_keys}

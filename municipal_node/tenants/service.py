@@ -175,6 +175,15 @@ def open_config(tenant: Tenant, *, sealer: Sealer) -> TenantConfig:
                 tenant.hub_credential_sealed, aad=_aad(tenant.code, "hub_credential")
             )
         ),
+        node_private_key=(
+            None
+            if tenant.node_key_sealed is None
+            else sealer.open(tenant.node_key_sealed, aad=_aad(tenant.code, "node_key").encode())
+        ),
+        node_kid=tenant.node_kid,
+        liff_id=tenant.liff_id,
+        login_channel_id=tenant.login_channel_id,
+        public_base_url=tenant.public_base_url,
     )
 
 
