@@ -30,14 +30,16 @@ demo: $(STAMP) ## Run the whole federation locally on SQLite (sandbox, hub, node
 	$(BIN)/todoke demo $(DEMO_ARGS)
 
 .PHONY: test
-test: test-sqlite test-postgres ## Run the full test suite on SQLite, then on PostgreSQL
+test: $(STAMP) ## Run the full test suite: SQLite pass, then PostgreSQL pass (see tests/conftest.py)
+	@TODOKE_TEST_SPLIT=1 TODOKE_TEST_DB=sqlite $(PYTEST) $(PYTEST_ARGS)
+	@TODOKE_TEST_SPLIT=1 TODOKE_TEST_DB=postgresql $(PYTEST) $(PYTEST_ARGS)
 
 .PHONY: test-sqlite
-test-sqlite: $(STAMP) ## Run the test suite on SQLite
+test-sqlite: $(STAMP) ## Run every test on SQLite (end-to-end tests included)
 	@TODOKE_TEST_DB=sqlite $(PYTEST) $(PYTEST_ARGS)
 
 .PHONY: test-postgres
-test-postgres: $(STAMP) ## Run the test suite on PostgreSQL (TODOKE_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/test)
+test-postgres: $(STAMP) ## Run every test on PostgreSQL (TODOKE_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/test)
 	@TODOKE_TEST_DB=postgresql $(PYTEST) $(PYTEST_ARGS)
 
 .PHONY: lint

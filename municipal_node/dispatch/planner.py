@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -38,18 +38,16 @@ from municipal_node.delivery.line_client import InvalidMessagesError, MulticastT
 from municipal_node.dispatch import households, progress, repository
 from municipal_node.dispatch.keys import aggregation_unit_for, retry_key_for
 from municipal_node.dispatch.models import Approval, BatchState, JobState, Phase, SendJob
+from municipal_node.dispatch.sources import recipient_pages
 from municipal_node.relay.models import NoticeState, StoredNotice
 from municipal_node.relay.schemas import notice_of
 from municipal_node.relay_rules.decide import NOT_MATCHED_REASON, plan_for
-from municipal_node.segments import SegmentSpec, stream_recipients
 from municipal_node.segments.ages import jst_date
 from municipal_node.tenants.schemas import TenantConfig
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-_USER_ID = operator.attrgetter("user_id")
-_HOUSEHOLD = operator.attrgetter("household")
 CHUNK_BATCHES = 40
 EXPIRED_REASON = "有効期限切れのため送信しません / expired before it could be sent"
 NOBODY_REASON = "該当する友だちはいません / no matching friends"
@@ -298,23 +296,26 @@ async def plan_job(
         if job is None or job.state != JobState.PLANNING:
             return None
         stored = await repository.find_notice(session, tenant_code, job.publisher, job.notice_id)
-    spec = SegmentSpec.from_json(job.spec)
     planning = _Planning(sessions=sessions, sealer=sealer, clock=clock, job=job, on_chunk=on_chunk)
     # a chunk is written while the next page is read (one write in flight, in order)
     writing: asyncio.Task[None] | None = None
     try:
         async with sessions() as reader:
-            async for page in stream_recipients(
+            async for page in recipient_pages(
                 reader,
                 sealer=sealer,
                 tenant_code=tenant_code,
-                spec=spec,
+                spec=job.spec,
                 on=_on_date(stored, clock.now()),
                 after=job.plan_after,
                 page_size=page_size,
+                exclude_campaign_id=job.exclude_campaign_id,
             ):
-                planning.user_ids.extend(map(_USER_ID, page))
-                planning.households.extend(map(_HOUSEHOLD, page))
+                planning.user_ids.extend(page.user_ids)
+                if page.households is None:
+                    planning.households.extend(repeat((), len(page.user_ids)))
+                else:
+                    planning.households.extend(page.households)
                 while len(planning.user_ids) >= BATCH_SIZE:
                     planning.cut()
                 # the first page is committed at once, so sending starts without waiting

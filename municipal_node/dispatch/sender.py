@@ -29,6 +29,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from municipal_node.applications.repository import applied_user_ids
 from municipal_node.audit.models import AuditEntry
 from municipal_node.clock import Clock
 from municipal_node.crypto import DecryptionError, Sealer
@@ -62,6 +63,8 @@ class JobTemplate:
     phase: str
     template: MulticastTemplate | None
     error: str | None
+    #: a campaign reminder: applicants of this campaign are dropped right before each request
+    exclude_campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,9 @@ class BatchSender:
             template = MulticastTemplate(job.messages, job.aggregation_unit)
         except InvalidMessagesError as exc:
             error = f"LINE が受け付けないメッセージです / LINE would refuse the messages: {exc}"
-        entry = JobTemplate(job.publisher, job.notice_id, job.phase, template, error)
+        entry = JobTemplate(
+            job.publisher, job.notice_id, job.phase, template, error, job.exclude_campaign_id
+        )
         if len(self._jobs) >= 256:
             self._jobs.clear()
         self._jobs[job_id] = entry
@@ -166,6 +171,19 @@ class BatchSender:
             dropped = await repository.unreachable(
                 session, self.tenant_code, [u for batch in live for u in batch.user_ids]
             )
+            excluded = {j.exclude_campaign_id for j in jobs if j.exclude_campaign_id is not None}
+            for campaign_id in excluded:
+                dropped |= await applied_user_ids(
+                    session,
+                    self.tenant_code,
+                    campaign_id,
+                    [
+                        u
+                        for batch, job in zip(batches, jobs, strict=True)
+                        if job.exclude_campaign_id == campaign_id and batch.job_id in sendable
+                        for u in batch.user_ids
+                    ],
+                )
         prepared = []
         for batch, job in zip(batches, jobs, strict=True):
             if batch.job_id not in sendable:

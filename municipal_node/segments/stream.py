@@ -177,6 +177,34 @@ async def stream_recipients(
             return
 
 
+async def stream_user_ids(
+    session: AsyncSession,
+    *,
+    tenant_code: str,
+    spec: SegmentSpec,
+    after: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> AsyncIterator[list[str]]:
+    """Pages of user ids of a spec WITHOUT sealed criteria (nothing to decrypt, household
+    unknown for everyone): the planner's path for a send to a whole city, where building one
+    ``Recipient`` per friend would cost more than the query."""
+    if spec.has_sealed_criteria:
+        raise ValueError("a spec with sealed criteria is streamed with stream_recipients")
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    await repository.ensure_statistics(session)
+    while True:
+        ids = await repository.user_ids_joined_page(
+            session, tenant_code=tenant_code, spec=spec, after=after, limit=page_size
+        )
+        if not ids:
+            return
+        after = ids[-1]
+        yield ids
+        if len(ids) < page_size:
+            return
+
+
 async def count_recipients(
     session: AsyncSession,
     *,

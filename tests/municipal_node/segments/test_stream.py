@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from contracts.notice import Audience
@@ -21,6 +22,7 @@ from municipal_node.segments import (
     stream_recipients,
 )
 from municipal_node.segments.spec import narrow
+from municipal_node.segments.stream import stream_user_ids
 from tests.municipal_node.conftest import Node
 from tests.municipal_node.helpers import TENANT
 from tests.municipal_node.segments.population import befriend, small_town, uid
@@ -209,3 +211,33 @@ async def test_narrowing_by_local_criteria_is_an_and(node: Node, tmp_path: Path)
     assert west.districts == []
     assert await matching(node, west) == set()
     assert SegmentSpec.from_json(west.to_json()) == west
+
+
+async def test_the_planners_id_stream_equals_the_recipient_stream_page_by_page(
+    node: Node, tmp_path: Path
+) -> None:
+    """``stream_user_ids`` (one aggregated text value per page) reaches exactly who
+    ``stream_recipients`` reaches, in the same order and pages, and resumes the same way."""
+    await small_town(node, tmp_path)
+    await befriend(node, [uid(n) for n in range(100, 112)])
+    for spec_json, _ in SEMANTICS:
+        spec = SegmentSpec.model_validate(spec_json)
+        if spec.has_sealed_criteria:
+            continue
+        for after in (None, uid(3)):
+            expected = [
+                [r.user_id for r in page]
+                for page in await recipients(node, spec, page_size=4, after=after)
+            ]
+            async with node.sessions() as session:
+                got = [
+                    page
+                    async for page in stream_user_ids(
+                        session, tenant_code=TENANT, spec=spec, after=after, page_size=4
+                    )
+                ]
+            assert got == expected, (spec_json, after)
+    with_sealed = SegmentSpec(household=["single_parent"])
+    async with node.sessions() as session:
+        with pytest.raises(ValueError, match="sealed criteria"):
+            await anext(stream_user_ids(session, tenant_code=TENANT, spec=with_sealed, page_size=4))
