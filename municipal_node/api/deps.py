@@ -19,7 +19,9 @@ def node_state(request: Request) -> NodeState:
 async def db_session(
     state: Annotated[NodeState, Depends(node_state)],
 ) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commit on success, roll back on error."""
+    """The request's unit of work: commit on success, roll back on error — before the
+    response starts (``scope="function"`` below; FastAPI's default request scope would commit
+    after the response was sent, so a client reading at once could miss its own write)."""
     async with state.sessions() as session:
         try:
             yield session
@@ -30,4 +32,4 @@ async def db_session(
 
 
 StateDep = Annotated[NodeState, Depends(node_state)]
-SessionDep = Annotated[AsyncSession, Depends(db_session)]
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

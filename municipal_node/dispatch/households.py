@@ -27,9 +27,6 @@ def households_aad(tenant_code: str, job_id: int, batch_no: int) -> str:
     return f"{tenant_code}:batch:{job_id}:{batch_no}"
 
 
-_aad = households_aad  # the name municipal_node.privacy.builtin imports
-
-
 def seal(
     sealer: Sealer,
     *,
@@ -42,13 +39,13 @@ def seal(
     if not any(households):
         return None
     text = json.dumps([list(h) for h in households], separators=(",", ":"))
-    return sealer.seal_text(text, aad=_aad(tenant_code, job_id, batch_no))
+    return sealer.seal_text(text, aad=households_aad(tenant_code, job_id, batch_no))
 
 
 def open_sealed(
     sealer: Sealer, *, tenant_code: str, job_id: int, batch_no: int, sealed: bytes
 ) -> list[tuple[str, ...]]:
-    value = json.loads(sealer.open_text(sealed, aad=_aad(tenant_code, job_id, batch_no)))
+    value = json.loads(sealer.open_text(sealed, aad=households_aad(tenant_code, job_id, batch_no)))
     return [tuple(h) for h in value]
 
 

@@ -51,4 +51,4 @@ def nonce_digest(nonce: str) -> str:
 def node_lookup(settings: NodeSettings) -> CodeLookup:
     """The node's ``CodeLookup`` (when key rotation keeps earlier keys configured, they go
     here after the current one)."""
-    return CodeLookup([settings.key_bytes()])
+    return CodeLookup([settings.key_bytes(), *settings.previous_key_bytes()])

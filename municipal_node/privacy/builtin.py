@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from municipal_node.dispatch.households import _aad as batch_households_aad
+from municipal_node.dispatch.households import households_aad as batch_households_aad
 from municipal_node.line.preferences import declared_aad
 from municipal_node.linking.service import code_aad
 from municipal_node.privacy.sealed_columns import register_sealed_column

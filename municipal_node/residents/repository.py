@@ -54,6 +54,14 @@ STAGE = Table(
     postgresql_on_commit="DROP",
 )
 _STAGE_COLUMNS = ("resident_id", "line", "digest", "sealed", "district", "line_user_id")
+#: residents on bad lines left out with ``skip_bad``: kept exactly as they are
+KEEP = Table(
+    "resident_import_keep",
+    MetaData(),
+    Column("resident_id", String(64), primary_key=True),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -85,6 +93,31 @@ async def create_stage(session: AsyncSession) -> None:
 async def drop_stage(session: AsyncSession) -> None:
     if not _is_postgres(session):
         await session.execute(text(f"DROP TABLE IF EXISTS temp.{STAGE.name}"))
+        await session.execute(text(f"DROP TABLE IF EXISTS temp.{KEEP.name}"))
+
+
+async def keep_residents(session: AsyncSession, resident_ids: Iterable[str]) -> None:
+    """Residents ``remove_absent`` must leave alone (their lines were bad and skipped)."""
+    name = KEEP.name if _is_postgres(session) else f"temp.{KEEP.name}"
+    await session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    await session.run_sync(lambda sync: KEEP.create(sync.connection()))
+    chosen = sorted(set(resident_ids))
+    for start in range(0, len(chosen), 1000):
+        await session.execute(
+            KEEP.insert(), [{"resident_id": rid} for rid in chosen[start : start + 1000]]
+        )
+
+
+async def staged_ids_of_lines(session: AsyncSession, lines: Iterable[int]) -> set[str]:
+    chosen = list(lines)
+    found: set[str] = set()
+    for start in range(0, len(chosen), 1000):
+        found.update(
+            await session.scalars(
+                select(STAGE.c.resident_id).where(STAGE.c.line.in_(chosen[start : start + 1000]))
+            )
+        )
+    return found
 
 
 async def stage_rows(session: AsyncSession, rows: Sequence[StagedRow]) -> None:
@@ -182,12 +215,13 @@ async def count_new(session: AsyncSession, tenant_code: str) -> int:
 
 
 async def remove_absent(session: AsyncSession, tenant_code: str) -> int:
-    """Delete the tenant's residents that are not staged."""
+    """Delete the tenant's residents that are neither staged nor kept (``keep_residents``)."""
     result = await session.execute(
         delete(Resident)
         .where(
             Resident.tenant_code == tenant_code,
             ~exists().where(STAGE.c.resident_id == Resident.resident_id),
+            ~exists().where(KEEP.c.resident_id == Resident.resident_id),
         )
         .execution_options(synchronize_session=False)
     )

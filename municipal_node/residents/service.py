@@ -9,7 +9,9 @@ All in one transaction (nothing changes unless it commits):
    ``line_user_id`` on that record's line) makes its line bad too.
 3. Any bad line refuses the whole file, unless ``skip_bad``: then bad lines are left out and
    counted, but a file with more than ``max_bad_share`` bad lines is refused (a broken export
-   must not empty the list). Residents on bad lines count as absent.
+   must not empty the list). A resident whose id is readable on a bad line is kept exactly as
+   it is (not updated, not removed: a typo in one field must not delete a record and its
+   ID連携 link); a bad line without a readable id cannot be matched to anyone.
 4. Apply: remove residents absent from the good rows, upsert only new or changed rows (an empty
    CSV ``line_user_id`` leaves an existing link alone), one audit row with the counts.
 """
@@ -188,12 +190,15 @@ async def _check_staged(
         for line, first in await repository.repeated(session, column_name):
             report.add(validation.duplicate_issue(line, column_name, first))
             bad.add(line)
+    report.kept_ids |= await repository.staged_ids_of_lines(session, bad)
     await repository.unstage_lines(session, bad)
     conflicts = await repository.link_conflicts(session, tenant_code)
     for line, other in conflicts:
         report.add(_link_conflict(line, other))
         bad.add(line)
-    await repository.unstage_lines(session, [line for line, _ in conflicts])
+    conflict_lines = [line for line, _ in conflicts]
+    report.kept_ids |= await repository.staged_ids_of_lines(session, conflict_lines)
+    await repository.unstage_lines(session, conflict_lines)
     report.good -= len(bad)
     report.finish()
 
@@ -248,6 +253,7 @@ async def import_csv(
                 raise CsvRejectedError(report)
             if report.bad_share > max_bad_share:
                 raise TooManyBadLinesError(report, max_bad_share)
+            await repository.keep_residents(session, report.kept_ids)
             inserted, updated, removed = await _apply(
                 session, tenant_code=tenant_code, now=now, total=report.good, progress=progress
             )

@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from municipal_node.residents.csv_format import (
     FATAL_CODES,
+    RESIDENT_ID_RE,
     CsvIssue,
     ResidentRow,
     parse_fields,
@@ -39,6 +40,9 @@ class ValidationReport:
     issue_count: int = 0
     #: a problem with the file as a whole (header, CSV syntax): nothing can be imported
     fatal: bool = False
+    #: well-formed resident ids found on bad lines: with ``skip_bad`` those residents are kept
+    #: exactly as they are (a typo in one field must not delete a record and its ID連携 link)
+    kept_ids: set[str] = field(default_factory=set)
 
     def add(self, issue: CsvIssue) -> None:
         self.issue_count += 1
@@ -99,6 +103,10 @@ def checked_rows(
         if row is None:
             for issue in issues:
                 report.add(issue)
+            if at.resident_id < len(values):
+                resident_id = values[at.resident_id].strip()
+                if RESIDENT_ID_RE.fullmatch(resident_id):
+                    report.kept_ids.add(resident_id)
             continue
         report.good += 1
         yield row

@@ -140,7 +140,7 @@ def dispatch_worker(concurrency: int | None, ready_file: Path | None, log_level:
         engine = create_engine(settings.database_url)
         workers = SendWorkers(
             sessions=session_factory(engine),
-            sealer=Sealer(settings.key_bytes()),
+            sealer=settings.sealer(),
             clock=SystemClock(),
             interval=settings.poll_interval_seconds,
             line=LineOptions.from_settings(settings),

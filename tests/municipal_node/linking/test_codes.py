@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from municipal_node.linking.codes import ALPHABET, formatted, is_well_formed, new_code, normalise
-from municipal_node.linking.digest import CodeLookup
+from municipal_node.linking.digest import CodeLookup, node_lookup
 from municipal_node.linking.service import access_base, account_link_url
+from municipal_node.settings import NodeSettings
 
 
 @pytest.mark.parametrize(
@@ -52,3 +55,19 @@ def test_the_account_link_dialog_is_lines_for_the_real_api_else_the_sandbox() ->
     assert account_link_url("https://api.line.me", "tok", "n+/=") == (
         "https://access.line.me/dialog/bot/accountLink?linkToken=tok&nonce=n%2B%2F%3D"
     )
+
+
+def test_the_running_node_looks_codes_up_under_its_previous_keys_too() -> None:
+    """After ``todoke node rotate-key`` the operator keeps the old key in
+    ``previous_encryption_keys``: codes printed before the rotation must still link."""
+    old, new = bytes(32), bytes(range(32))
+    issued = CodeLookup([old]).digest("23235", "ABCD2345EFGH")
+    settings = NodeSettings(
+        encryption_key=base64.b64encode(new).decode(),
+        previous_encryption_keys=base64.b64encode(old).decode(),
+    )
+    lookup = node_lookup(settings)
+    assert lookup.digest("23235", "ABCD2345EFGH") == CodeLookup([new]).digest(
+        "23235", "ABCD2345EFGH"
+    )
+    assert issued in lookup.candidates("23235", "ABCD2345EFGH")

@@ -108,7 +108,23 @@ async def test_a_csv_link_held_by_another_staying_record_is_a_bad_line(
     assert "4 行目" in issue.message_ja and "line 4" in issue.message_en
     assert await links(node) == {"000123": USER_A, "000124": None, "000125": USER_B}
 
-    # with skip_bad the line is left out; its resident counts as absent and is removed
+    # with skip_bad the line is left out; its resident is kept exactly as it was
     summary = await node.import_csv(path, skip_bad=True, max_bad_share=0.5)
-    assert (summary.rows, summary.skipped, summary.removed) == (2, 1, 1)
+    assert (summary.rows, summary.skipped, summary.removed) == (2, 1, 0)
+    assert await links(node) == {"000123": USER_A, "000124": None, "000125": USER_B}
+
+
+async def test_skip_bad_keeps_the_resident_of_a_bad_line_and_its_link_unchanged(
+    node: Node, tmp_path: Path
+) -> None:
+    """A typo in one field of a linked resident's line must not delete the record (and with
+    it their ID連携): with ``skip_bad`` the line is left out and the record stays as it was."""
+    await node.add_tenant()
+    await node.import_csv(write_csv(tmp_path / "r.csv", ROWS))
+    await link_by_id_renkei(node, "000125", USER_B)
+    typo = (ROWS[2][0], ROWS[2][1], "2019-02-30", *ROWS[2][3:])  # no such date
+    unreadable = ("", "elderly", "", "西町", "", "")  # no resident id: matches nobody
+    path = write_csv(tmp_path / "r2.csv", [ROWS[0], typo, unreadable])
+    summary = await node.import_csv(path, skip_bad=True, max_bad_share=0.7)
+    assert (summary.rows, summary.skipped, summary.removed) == (1, 2, 1)  # 000124 left
     assert await links(node) == {"000123": USER_A, "000125": USER_B}
