@@ -12,6 +12,11 @@ reply is sent again with the same reply token, and LINE accepts a reply token on
 reply that already went out is refused (400) and the row is closed; nothing is done twice.
 When LINE is unavailable (429, 5xx, timeout) the round stops so later events of the same
 resident never overtake earlier ones; after ``MAX_ATTEMPTS`` rounds the row is given up.
+
+Several node processes: on PostgreSQL a round holds a transaction-level advisory lock per
+tenant (``pg_try_advisory_xact_lock`` in a transaction of its own that stays open for the
+round); a process that does not get it skips the round, so one tenant's events are handled by
+one process at a time, in order. SQLite runs one node process.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from municipal_node.clock import Clock
@@ -76,7 +82,21 @@ class InboxWorker:
         self._purged_at: datetime | None = None
 
     async def run_once(self) -> InboxRound:
-        """Work through the open rows until none is left or LINE is unavailable."""
+        """Work through the open rows until none is left or LINE is unavailable; nothing when
+        another process is working through this tenant's inbox (PostgreSQL)."""
+        # the lock lives in this session's transaction: it goes with the rollback when the
+        # session closes, however the round ends (return, error, cancellation, crash)
+        async with self._sessions() as lock_session:
+            if lock_session.get_bind().dialect.name == "postgresql" and not (
+                await lock_session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"todoke.inbox:{self.tenant_code}"},
+                )
+            ):
+                return InboxRound(0, 0, 0, False)
+            return await self._round()
+
+    async def _round(self) -> InboxRound:
         async with self._sessions() as session:
             tenant = await load_config(session, self.tenant_code, sealer=self._sealer)
             first = await repository.open_rows(session, self.tenant_code, limit=1)

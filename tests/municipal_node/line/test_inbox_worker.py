@@ -8,7 +8,8 @@ import time
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import update
+import pytest
+from sqlalchemy import text, update
 
 from line_sandbox.residents import simulated_user_id
 from municipal_node.app import create_app
@@ -20,6 +21,7 @@ from municipal_node.line.models import LineInboxEvent
 from municipal_node.line.postback import Action, Postback
 from municipal_node.linking.digest import CodeLookup
 from municipal_node.settings import NodeSettings
+from tests.fixtures.database import backend
 from tests.municipal_node.conftest import Node
 from tests.municipal_node.helpers import CHANNEL, TENANT, LiveServer
 from tests.municipal_node.line.rig import Chat
@@ -154,3 +156,27 @@ async def test_retention_deletes_only_events_already_acted_on(chat: Chat) -> Non
     async with unit_of_work(chat.node.sessions) as session:
         assert await repository.delete_closed_before(session, TENANT, later) == 1
     assert [r.state for r in await chat.inbox_rows()] == ["pending"]
+
+
+@pytest.mark.skipif(
+    backend() != "postgresql", reason="several node processes share PostgreSQL; SQLite runs one"
+)
+async def test_while_another_process_works_a_tenants_inbox_this_one_leaves_it_alone(
+    chat: Chat,
+) -> None:
+    """Two node processes never work one tenant's inbox at once (events of one resident stay
+    in order): the round of the one without the tenant's advisory lock does nothing."""
+    user = chat.user(0)
+    chat.tap(user, SCHOOL)
+    async with chat.node.sessions() as other_process:  # its own connection and transaction
+        held = await other_process.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": f"todoke.inbox:{TENANT}"}
+        )
+        assert held
+        skipped = await fresh_worker(chat).run_once()
+        assert (skipped.acted, skipped.replied) == (0, 0)
+        assert [row.state for row in await chat.inbox_rows()] == ["pending"]
+    # the other process's transaction ended: this one works the inbox now
+    worked = await fresh_worker(chat).run_once()
+    assert (worked.acted, worked.replied) == (1, 1)
+    assert (await chat.prefs(user)).topics == ("school",)
