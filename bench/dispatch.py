@@ -16,7 +16,7 @@ its process); the sandbox's own counts (recipients, duplicates, requests).
 Run:    .venv/bin/python bench/dispatch.py                 (1,000,000 recipients)
         .venv/bin/python bench/dispatch.py --recipients 100000
 Options: --pg-url postgresql://postgres@127.0.0.1:5432/postgres --rate R (node's multicast
-         rate, default its setting: 180/s) --concurrency N --profile FILE (cProfile the node)
+         rate, default its setting: 190/s) --concurrency N --profile FILE (cProfile the node)
 Targets: ≤ 11.1 s for 1,000,000 (≥ 90 % of LINE's ceiling) and ≤ 256 MB peak RSS.
 """
 

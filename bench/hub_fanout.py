@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -94,6 +95,22 @@ def drop_database(args: argparse.Namespace, name: str | None) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (``/proc/<pid>/stat``; Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def raw_verify_rate(envelopes: list[SignedEnvelope], public_key: Any) -> float:
     inputs = [
         (f"{e.protected}.{e.payload}".encode(), b64url_decode(e.signature)) for e in envelopes
@@ -125,6 +142,8 @@ def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[
         if line != "READY":
             raise SystemExit(f"client did not get ready: {line!r}")
     time.sleep(0.5)
+    hub_cpu = [cpu_seconds(hub.process.pid) for hub in hubs]
+    client_cpu = [cpu_seconds(process.pid) for process in clients]
     notice = genkyo_todoke_notice(datetime.now(UTC))
     envelope = sign(notice, typ="todoke-notice+jws", kid="gov-cfa/bench", private_key=private)
     started = time.time()
@@ -136,48 +155,61 @@ def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[
     published = time.time()
     done: list[float] = []
     hinted: list[float] = []
+    answered: list[float] = []
     errors: list[str] = []
     error_count = 0
-    for process in clients:
+    for index, process in enumerate(clients):
         assert process.stdout is not None
         result = json.loads(process.stdout.readline())
+        client_cpu[index] = cpu_seconds(process.pid) - client_cpu[index]
         process.wait(timeout=120)
         done += result["done"]
         hinted += result["hinted"]
+        answered += result["answered"]
         errors += result["errors"]
         error_count += result["error_count"]
+    hub_cpu = [
+        cpu_seconds(hub.process.pid) - before for hub, before in zip(hubs, hub_cpu, strict=True)
+    ]
     latencies = [moment - started for moment in done]
     return {"answer": answer.json(), "publish_call_s": published - started, "latencies": latencies,
             "hint_latencies": [moment - started for moment in hinted],
-            "errors": errors, "error_count": error_count}  # fmt: skip
+            "answer_latencies": [moment - started for moment in answered],
+            "errors": errors, "error_count": error_count,
+            "hub_cpu": hub_cpu, "client_cpu": client_cpu}  # fmt: skip
 
 
 async def run_ingest(
     args: argparse.Namespace, hubs: list[Service], envelopes: list[SignedEnvelope]
-) -> tuple[float, int]:
+) -> tuple[float, int, list[float]]:
+    """Publish every envelope with ``args.concurrency`` clients spread over the replicas
+    (``RawHttp`` keep-alive connections: httpx's own CPU per request would compete with the
+    hubs on this machine); the rate, the accepted count and the hubs' CPU seconds."""
+    from fanout_client import RawHttp  # bench/ is on sys.path when run as a script
+
     queue: asyncio.Queue[SignedEnvelope] = asyncio.Queue()
     for envelope in envelopes:
         queue.put_nowait(envelope)
     accepted = 0
+    pools = [RawHttp(hub.url, args.concurrency) for hub in hubs]
 
-    async def worker(index: int, client: httpx.AsyncClient) -> None:
+    async def worker(index: int) -> None:
         nonlocal accepted
-        url = f"{hubs[index % len(hubs)].url}/graphql"
+        pool = pools[index % len(pools)]
         while not queue.empty():
             envelope = queue.get_nowait()
-            response = await client.post(
-                url, json={"query": PUBLISH, "variables": {"e": envelope.model_dump()}}
+            answer = await pool.post_json(
+                "/graphql", {"query": PUBLISH, "variables": {"e": envelope.model_dump()}}, {}
             )
-            if response.json()["data"]["publishNotice"]["__typename"] == "PublishAccepted":
+            if answer["data"]["publishNotice"]["__typename"] == "PublishAccepted":
                 accepted += 1
 
-    async with httpx.AsyncClient(
-        timeout=60, limits=httpx.Limits(max_connections=args.concurrency)
-    ) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(i, client) for i in range(args.concurrency)))
-        elapsed = time.perf_counter() - started
-    return accepted / elapsed, accepted
+    cpu = [cpu_seconds(hub.process.pid) for hub in hubs]
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
+    elapsed = time.perf_counter() - started
+    cpu = [cpu_seconds(hub.process.pid) - before for hub, before in zip(hubs, cpu, strict=True)]
+    return accepted / elapsed, accepted, cpu
 
 
 def main() -> None:
@@ -213,6 +245,7 @@ def main() -> None:
             hubs.append(start_service(f"hub{index}", ["hub", "serve"], env=env, workdir=workdir))
         root = {"kid": "hub-bench/root1", "jwk": public_jwk(root_key)}
 
+        print(f"load average before (a): {loadavg()}")
         fanout = run_fanout(args, hubs, creds, root, publisher_key)
         lat = fanout["latencies"]
         print(f"(a) fan-out: {len(codes)} subscribers, {args.replicas} hub replica(s), "
@@ -231,6 +264,12 @@ def main() -> None:
             hints = fanout["hint_latencies"]
             print(f"    of which the hint arrived: p50 {statistics.median(hints) * 1000:.0f} ms, "
                   f"p99 {pct(hints, 99) * 1000:.0f} ms, max {max(hints) * 1000:.0f} ms")  # fmt: skip
+            print(f"    CPU during (a): hubs {' + '.join(f'{c:.2f}' for c in fanout['hub_cpu'])} s "
+                  f"({sum(fanout['hub_cpu']) / len(lat) * 1000:.2f} ms per subscriber), clients "
+                  f"{' + '.join(f'{c:.2f}' for c in fanout['client_cpu'])} s")  # fmt: skip
+            answers = fanout["answer_latencies"]
+            print(f"    of which the feed answer arrived: p50 {statistics.median(answers) * 1000:.0f} ms, "
+                  f"p99 {pct(answers, 99) * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms")  # fmt: skip
 
         now = datetime.now(UTC)
         envelopes = [
@@ -242,12 +281,16 @@ def main() -> None:
             )
             for _ in range(args.ingest)
         ]
+        print(f"load average before (b): {loadavg()}")
         raw = raw_verify_rate(envelopes, publisher_key.public_key())
-        rate, accepted = asyncio.run(run_ingest(args, hubs, envelopes))
+        rate, accepted, ingest_cpu = asyncio.run(run_ingest(args, hubs, envelopes))
         print(f"(b) ingest: {accepted} of {args.ingest} accepted, {rate:,.0f} notices/s through publishNotice "
               f"({args.concurrency} concurrent clients over {args.replicas} replica(s))")  # fmt: skip
         print(f"    raw Ed25519 verify on this machine: {raw:,.0f}/s (one core); ingest = {rate / raw:.1%} "
               "of it (target ≥ 25 %)")  # fmt: skip
+        print(f"    hub CPU during (b): {' + '.join(f'{c:.2f}' for c in ingest_cpu)} s "
+              f"({sum(ingest_cpu) / max(1, accepted) * 1000:.2f} ms per notice)")  # fmt: skip
+        print(f"load average after: {loadavg()}")
     finally:
         for hub in hubs:
             hub.stop()

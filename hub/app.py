@@ -18,7 +18,7 @@ from starlette.requests import Request
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub.cap.endpoints import cap_router
-from hub.clock import Clock, SystemClock
+from hub.clock import Clock, clock_from_settings
 from hub.db import create_engine, create_sessionmaker, upgrade_to_head
 from hub.graphql.context import get_context
 from hub.graphql.limits import QueryLimits
@@ -29,6 +29,7 @@ from hub.identity import HubIdentity
 from hub.ratelimit import HubRateLimiter, RateLimit, Ticker
 from hub.settings import HubSettings
 from hub.state import HubState
+from hub.stats.endpoints import stats_router
 from hub.subscribers.fanout import HintFanout
 from hub.subscribers.keyset import KeySetSigner
 
@@ -38,6 +39,7 @@ def create_app(
 ) -> FastAPI:
     """Build the hub. Fails at start-up (not at import) when the root key is unusable."""
     identity = HubIdentity.load(settings)  # fail fast, before anything listens
+    the_clock: Clock = clock or clock_from_settings(settings)
     # ticker: monotonic seconds for the rate limiter's buckets (tests inject one)
     rate_limiter = HubRateLimiter.build(
         publish=RateLimit(settings.rate_publish_per_second, settings.rate_publish_burst),
@@ -66,7 +68,7 @@ def create_app(
         app.state.hub = HubState(
             settings=settings,
             identity=identity,
-            clock=clock or SystemClock(),
+            clock=the_clock,
             engine=engine,
             sessionmaker=sessionmaker,
             keyset_signer=KeySetSigner(
@@ -91,6 +93,7 @@ def create_app(
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(cap_router())  # GET /notices/{publisher}/{notice_id}/cap.xml
+    app.include_router(stats_router())  # GET /reports, /reports/{publisher}/{notice_id}
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

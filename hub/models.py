@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hub.db import Base
 from hub.publishers import models as publishers
+from hub.stats import models as stats
 from hub.subscribers import models as subscribers
 
 metadata = Base.metadata
 
-__all__ = ["metadata", "publishers", "subscribers"]
+__all__ = ["metadata", "publishers", "stats", "subscribers"]

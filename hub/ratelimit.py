@@ -88,6 +88,13 @@ class TokenBucketLimiter:
             return Decision(allowed=True)
         return Decision(allowed=False, retry_after=(cost - bucket.tokens) / self.limit.per_second)
 
+    def refund(self, client: str, cost: float = 1.0) -> None:
+        """Give back tokens taken by a ``take`` that turned out not to count (the hub's direct
+        feed path hands such a request to the full GraphQL path, which charges it itself)."""
+        bucket = self._buckets.get(client)
+        if bucket is not None:
+            bucket.tokens = min(float(self.limit.burst), bucket.tokens + cost)
+
     def _sweep(self, now: float) -> None:
         """Drop least-recently-used buckets that have refilled completely."""
         for _ in range(SWEEP_PER_CALL):

@@ -41,8 +41,10 @@ class HubSettings(BaseSettings):
     query_max_tokens: int = Field(default=2000, ge=200)
     query_max_cost: int = Field(default=25_000, ge=1000)
     query_max_chars: int = Field(default=20_000, ge=1000)
+    # the demo's simulated clock (hub/clock.py FileClock); never set in production
+    clock_file: Path | None = None
 
-    @field_validator("hub_id", "root_key_file", mode="before")
+    @field_validator("hub_id", "root_key_file", "clock_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -10,8 +10,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from line_sandbox import account_link, admin, admin_bench, admin_faults, chat, messaging, richmenu
+from line_sandbox import insight as insight_api
+from line_sandbox import liff as liff_api
 from line_sandbox.channels import AdminError, create_channel
-from line_sandbox.clock import Clock, SystemClock
+from line_sandbox.clock import Clock, clock_from_settings
 from line_sandbox.settings import SandboxSettings
 from line_sandbox.store import SandboxState
 from line_sandbox.webhooks import WebhookSender
@@ -43,6 +45,8 @@ def routers() -> list[APIRouter]:
         chat.build_router(),
         account_link.build_router(),
         richmenu.build_router(),
+        insight_api.build_router(),
+        liff_api.build_router(),
         messaging.build_fallback_router(),
     ]
 
@@ -50,7 +54,7 @@ def routers() -> list[APIRouter]:
 def create_app(settings: SandboxSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The LINE sandbox: LINE API paths under ``/v2``, admin under ``/sandbox``."""
     resolved = settings if settings is not None else SandboxSettings()
-    used_clock: Clock = clock if clock is not None else SystemClock()
+    used_clock: Clock = clock if clock is not None else clock_from_settings(resolved)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +64,7 @@ def create_app(settings: SandboxSettings | None = None, *, clock: Clock | None =
             app.state.sandbox = state
             app.state.account_links = account_link.AccountLinkStore()
             app.state.rich_menus = richmenu.RichMenuStore()
+            app.state.liff = liff_api.LiffStore()
             yield
 
     app = FastAPI(

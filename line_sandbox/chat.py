@@ -104,6 +104,12 @@ def talk_html(channel: Channel, index: int) -> str:
     return "".join(parts)
 
 
+def open_in_line_script() -> str:
+    """Buttons open their URI in the resident's (simulated) LINE app, through
+    ``/sandbox/liff/open/…`` (``line_sandbox.liff``, which logs them in to LIFF pages)."""
+    return '<script src="/sandbox/liff/phone.js" defer></script>'
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/sandbox/chat")
 
@@ -147,7 +153,7 @@ def build_router() -> APIRouter:
         )
         return page(
             f"トーク — {display_name(index)}",
-            f'{header}<div class="talk">{talk_html(channel, index)}</div>',
+            f'{header}<div class="talk">{talk_html(channel, index)}</div>{open_in_line_script()}',
         )
 
     return router

@@ -10,6 +10,7 @@ from array import array
 from collections.abc import Collection
 from typing import Any
 
+from line_sandbox import insight
 from line_sandbox.errors import MONTHLY_LIMIT, LineApiError
 from line_sandbox.pipeline import CallContext
 from line_sandbox.store import AcceptedRequest, Channel, Friendship
@@ -54,6 +55,7 @@ def accept(
     channel.delivered_total += len(recipients)
     channel.not_delivered_total += requested - len(recipients)
     count_deliveries(channel, recipients)
+    insight.record(state, channel, send.custom_aggregation_units, recipients, len(send.messages))
     if not channel.bench:
         channel.requests.append(accepted)
         if state.settings.record_inboxes:

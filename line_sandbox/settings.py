@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,6 +46,9 @@ class SandboxSettings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=2.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1, le=100)
     webhook_concurrency: int = Field(default=4, ge=1, le=64)
+
+    # the demo's simulated clock (line_sandbox/clock.py FileClock); never set in production
+    clock_file: Path | None = None
 
     @model_validator(mode="after")
     def _initial_channel_complete(self) -> SandboxSettings:

@@ -17,18 +17,25 @@ from fastapi.responses import JSONResponse
 
 from municipal_node.api.auth import register_staff_resolver
 from municipal_node.api.deps import StateDep
-from municipal_node.clock import Clock, SystemClock
+from municipal_node.applications.endpoints import router as applications_router
+from municipal_node.campaigns.clicks import router as clicks_router
+from municipal_node.campaigns.endpoints import router as campaigns_router
+from municipal_node.clock import Clock, clock_from_settings
 from municipal_node.db.engine import create_engine, session_factory
 from municipal_node.db.migrate import upgrade_to_head
 from municipal_node.dispatch.endpoints import router as dispatch_router
 from municipal_node.dispatch.worker import LineOptions
+from municipal_node.kpis.endpoints import router as kpis_router
 from municipal_node.line.endpoints import router as line_router
 from municipal_node.linking.digest import node_lookup
 from municipal_node.linking.endpoints import router as linking_router
 from municipal_node.privacy.schedule import RetentionTask
+from municipal_node.recurring.endpoints import router as recurring_router
 from municipal_node.relay_rules.approval_endpoints import router as approvals_router
 from municipal_node.relay_rules.endpoints import router as relay_rules_router
+from municipal_node.reports.task import ReportTask
 from municipal_node.residents.endpoints import router as residents_router
+from municipal_node.scheduler.runner import Scheduler, SchedulerOptions
 from municipal_node.segments.endpoints import router as segments_router
 from municipal_node.settings import NodeSettings
 from municipal_node.staff.endpoints import router as staff_router
@@ -43,7 +50,7 @@ log = logging.getLogger(__name__)
 def create_app(
     settings: NodeSettings, *, clock: Clock | None = None, run_workers: bool = True
 ) -> FastAPI:
-    the_clock: Clock = clock or SystemClock()
+    the_clock: Clock = clock or clock_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +68,15 @@ def create_app(
                 line=LineOptions.from_settings(settings),
                 code_lookup=node_lookup(settings),
                 retention=RetentionTask(sessions=sessions, settings=settings, clock=the_clock),
+                reports=ReportTask(
+                    sessions=sessions, sealer=sealer, settings=settings, clock=the_clock
+                ),
+                scheduler=Scheduler(
+                    sessions=sessions,
+                    sealer=sealer,
+                    clock=the_clock,
+                    options=SchedulerOptions.from_settings(settings),
+                ),
                 hub=HubOptions(
                     timeout_seconds=settings.hub_timeout_seconds,
                     subscribe=settings.subscribe,
@@ -89,6 +105,11 @@ def create_app(
     app.include_router(approvals_router)
     app.include_router(dispatch_router)
     app.include_router(staff_router)
+    app.include_router(recurring_router)
+    app.include_router(applications_router)
+    app.include_router(campaigns_router)
+    app.include_router(kpis_router)
+    app.include_router(clicks_router)
     register_staff_resolver(resolve_principal)
 
     @app.get("/healthz")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,14 +38,14 @@ class NodeSettings(BaseSettings):
         default=60.0, gt=0, description="largest delay between two attempts of one batch"
     )
     line_multicast_rate: float = Field(
-        default=180.0,
+        default=190.0,
         gt=0,
         le=2000,
         description="multicast requests/s per LINE channel, for all sending processes together "
         "(LINE allows 200)",
     )
     line_multicast_burst: int = Field(
-        default=20, ge=1, le=200, description="multicast requests that may start at once"
+        default=10, ge=1, le=200, description="multicast requests that may start at once"
     )
     line_multicast_rate_by_tenant: dict[str, float] = Field(
         default_factory=dict,
@@ -86,6 +87,12 @@ class NodeSettings(BaseSettings):
         default=60.0, gt=0, description="reconnect/refused-credential backoff: largest delay"
     )
 
+    staff_login_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="failed sign-ins one client address may make per 15 minutes (per process)",
+    )
     staff_session_hours: float = Field(
         default=8.0, gt=0, le=24 * 30, description="lifetime of a staff sign-in session"
     )
@@ -131,6 +138,52 @@ class NodeSettings(BaseSettings):
     )
     retention_interval_hours: float = Field(
         default=24.0, gt=0, description="how often a running node purges (retention)"
+    )
+
+    # online applications (municipal_node/applications): the LIFF form
+    liff_sdk_url: str = Field(
+        default="https://static.line-scdn.net/liff/edge/2/sdk.js",
+        description="where the application page loads the LIFF SDK from (the LINE sandbox "
+        "serves one at <sandbox>/liff/edge/2/sdk.js)",
+    )
+    liff_verify_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="timeout of LINE Login's ID token verification"
+    )
+
+    # scheduler (municipal_node/scheduler): campaign phases, recurring notices, date triggers
+    scheduler_catch_up_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="a task due while the node was down is still run when it is at most this "
+        "many hours late; older ones are reported missed (監査記録・警告) and not run",
+    )
+    scheduler_retry_attempts: int = Field(
+        default=8, ge=1, le=1000, description="tries of a failing scheduled task before it fails"
+    )
+    scheduler_backoff_base_seconds: float = Field(
+        default=60.0, gt=0, description="delay before the first retry of a failing task (doubles)"
+    )
+    scheduler_backoff_cap_seconds: float = Field(
+        default=3600.0, gt=0, description="largest delay between two tries of a failing task"
+    )
+
+    # delivery reports to the hub (municipal_node/reports) and campaign KPIs
+    report_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often a running node submits changed delivery reports to the hub",
+    )
+    report_horizon_days: int = Field(
+        default=45,
+        ge=1,
+        le=400,
+        description="report sends created within the last N days (LINE insight covers 30)",
+    )
+
+    clock_file: Path | None = Field(
+        default=None,
+        description="the demo's simulated clock: a JSON file {at, since} (municipal_node/clock.py "
+        "FileClock); never set in production",
     )
 
     @model_validator(mode="after")

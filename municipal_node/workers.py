@@ -29,6 +29,8 @@ from municipal_node.privacy.schedule import RetentionTask
 from municipal_node.relay.backoff import Backoff
 from municipal_node.relay.follower import FeedFollower
 from municipal_node.relay.subscription import SubscriptionClient
+from municipal_node.reports.task import ReportTask
+from municipal_node.scheduler.runner import Scheduler
 from municipal_node.tenants import repository as tenants
 from municipal_node.tenants.schemas import TenantConfig
 from municipal_node.tenants.service import load_config
@@ -74,8 +76,16 @@ class Workers:
         hub: HubOptions,
         code_lookup: CodeLookup | None = None,
         retention: RetentionTask | None = None,
+        scheduler: Scheduler | None = None,
+        reports: ReportTask | None = None,
     ) -> None:
+        #: delivery reports to the hub, every tenant with a node key (municipal_node.reports)
+        self.reports = reports
+        self._reports_task: asyncio.Task[None] | None = None
         self._code_lookup = code_lookup
+        #: due tasks of every tenant (campaign phases, recurring notices, date triggers)
+        self.scheduler = scheduler
+        self._scheduler_task: asyncio.Task[None] | None = None
         self.retention = retention  # the daily retention purge (municipal_node.privacy)
         self._retention_task: asyncio.Task[None] | None = None
         self._sessions = sessions
@@ -97,6 +107,18 @@ class Workers:
             self._retention_task = asyncio.create_task(
                 self.retention.run(self._stop), name="retention"
             )
+        if self.scheduler is not None:
+            self.scheduler.on_done = self._wake_planner
+            self._scheduler_task = asyncio.create_task(
+                self.scheduler.run(self._interval, self._stop), name="scheduler"
+            )
+        if self.reports is not None:
+            self._reports_task = asyncio.create_task(self.reports.run(self._stop), name="reports")
+
+    def _wake_planner(self, code: str) -> None:
+        entry = self.tenants.get(code)
+        if entry is not None:
+            entry.dispatcher.wake.set()
 
     def _config_loader(self, code: str) -> Callable[[], Awaitable[TenantConfig | None]]:
         async def load() -> TenantConfig | None:
@@ -200,6 +222,10 @@ class Workers:
             tasks.append(self._supervisor)
         if self._retention_task is not None:
             tasks.append(self._retention_task)
+        if self._scheduler_task is not None:
+            tasks.append(self._scheduler_task)
+        if self._reports_task is not None:
+            tasks.append(self._reports_task)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
             for task in pending:

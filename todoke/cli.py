@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import click
 
-from todoke.commands.demo import demo_command
-from todoke.commands.hub import hub_group, publish_command
-from todoke.commands.keys import keys_group
-from todoke.commands.node import node_group
-from todoke.commands.sandbox import sandbox_group
+from todoke.commands.lazy import LazyGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "keys": "todoke.commands.keys:keys_group",
+        "hub": "todoke.commands.hub:hub_group",
+        "publish": "todoke.commands.hub:publish_command",
+        "node": "todoke.commands.node:node_group",
+        "sandbox": "todoke.commands.sandbox:sandbox_group",
+        "demo": "todoke.commands.demo:demo_command",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 def main() -> None:
     """Todoke (届け): signed welfare notices from hub to municipal node to residents' LINE."""
-
-
-main.add_command(keys_group)
-main.add_command(hub_group)
-main.add_command(publish_command)
-main.add_command(node_group)
-main.add_command(sandbox_group)
-main.add_command(demo_command)

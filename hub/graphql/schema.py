@@ -11,12 +11,17 @@ import logging
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from hub.graphql.context import HubContext
 from hub.graphql.limits import DocumentCache, QueryLimits, abuse_guard
 from hub.publishers.mutations import PublisherMutations
 from hub.ratelimit import HubRateLimiter
+from hub.stats.limits import report_guard
+from hub.stats.mutations import StatsMutations
+from hub.stats.queries import StatsQueries
+from hub.stats.schemas import SCALARS as STATS_SCALARS
 from hub.subscribers.live import SubscriberSubscriptions
 from hub.subscribers.queries import SubscriberQueries
 
@@ -51,12 +56,12 @@ class MaskUnexpected(MaskErrors):
 
 
 @strawberry.type
-class Query(SubscriberQueries):
+class Query(SubscriberQueries, StatsQueries):
     pass
 
 
 @strawberry.type
-class Mutation(PublisherMutations):
+class Mutation(PublisherMutations, StatsMutations):
     pass
 
 
@@ -91,8 +96,10 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        config=StrawberryConfig(scalar_map=STATS_SCALARS),
         extensions=[
             MaskUnexpected,
             abuse_guard(limits or QueryLimits(), rate_limiter, DocumentCache()),
+            report_guard(rate_limiter),
         ],
     )

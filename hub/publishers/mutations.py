@@ -13,32 +13,47 @@ from hub.graphql.types import (
     SignedEnvelopeInput,
     SignedEnvelopeType,
 )
-from hub.publishers.schemas import EnvelopeStrings, PublishAccepted
+from hub.publishers.batch import PublishBatcher, app_batcher
+from hub.publishers.schemas import EnvelopeStrings, PublishAccepted, PublishResult
 from hub.publishers.service import publish_notice
+from hub.state import HubState
 from hub.subscribers.service import index_notice_areas
 
 
-async def resolve_publish_notice(info: Info, envelope: SignedEnvelopeInput) -> PublishNoticeResult:
-    hub = info.context.hub
+def publish_batcher(info: Info) -> PublishBatcher | None:
+    """This app's group-commit batcher (kept on ``app.state``), None without a request."""
+    request = info.context.request
+    if request is None:
+        return None
+    return app_batcher(request.app.state)
+
+
+async def _publish_alone(hub: HubState, envelope: EnvelopeStrings) -> PublishResult:
     async with hub.transaction() as session:
         result = await publish_notice(
-            session,
-            envelope=EnvelopeStrings(
-                protected=envelope.protected,
-                payload=envelope.payload,
-                signature=envelope.signature,
-            ),
-            identity=hub.identity,
-            now=hub.clock.now(),
+            session, envelope=envelope, identity=hub.identity, now=hub.clock.now()
         )
         new_areas: list[str] | None = None
         if isinstance(result, PublishAccepted) and not result.duplicate:
             # area index + (PostgreSQL) NOTIFY, both part of the publishing transaction
             new_areas = await index_notice_areas(session, seq=result.seq, payload=envelope.payload)
-            await hub.fanout.in_transaction(session, seq=result.seq)
+            await hub.fanout.in_transaction(session, seq=result.seq, areas=new_areas)
+    if isinstance(result, PublishAccepted) and new_areas is not None:
+        hub.fanout.committed(seq=result.seq, areas=new_areas)  # SQLite: this process
+    return result
+
+
+async def resolve_publish_notice(info: Info, envelope: SignedEnvelopeInput) -> PublishNoticeResult:
+    hub = info.context.hub
+    strings = EnvelopeStrings(
+        protected=envelope.protected, payload=envelope.payload, signature=envelope.signature
+    )
+    batcher = publish_batcher(info)
+    if batcher is not None:  # group commit with concurrent publishes (hub/publishers/batch.py)
+        result = await batcher.publish(hub, strings)
+    else:
+        result = await _publish_alone(hub, strings)
     if isinstance(result, PublishAccepted):
-        if new_areas is not None:  # committed: wake live subscribers (SQLite: this process)
-            hub.fanout.committed(seq=result.seq, areas=new_areas)
         return PublishAcceptedType(
             seq=result.seq,
             publisher=result.publisher,

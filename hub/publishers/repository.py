@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -84,6 +84,60 @@ class PublisherRepository:
         if value is None:
             raise RuntimeError("notice_sequence row missing: run `todoke hub migrate`")
         return int(value)
+
+    async def set_last_seq(self, last_seq: int) -> None:
+        """Move the counter to ``last_seq`` (under ``lock_sequence``; a batch's last seq)."""
+        await self.session.execute(
+            sa.update(NoticeSequence)
+            .where(NoticeSequence.id == SEQUENCE_ROW_ID)
+            .values(last_seq=last_seq)
+        )
+
+    async def get_notices(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredNotice]:
+        """The stored notices among ``(publisher, notice_id)`` keys (one query)."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(
+            sa.select(StoredNotice).where(  # both columns: the (publisher, notice_id) index
+                StoredNotice.publisher_id.in_(sorted({publisher for publisher, _ in wanted})),
+                StoredNotice.notice_id.in_(sorted({notice_id for _, notice_id in wanted})),
+            )
+        )
+        found = {(row.publisher_id, row.notice_id): row for row in rows}
+        return {key: row for key, row in found.items() if key in wanted}
+
+    async def latest_revisions(
+        self, documents: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """The highest stored revision of each ``(publisher, document_id)`` that has one."""
+        wanted = set(documents)
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            sa.select(
+                StoredNotice.publisher_id,
+                StoredNotice.document_id,
+                sa.func.max(StoredNotice.revision),
+            )
+            .where(
+                StoredNotice.publisher_id.in_(sorted({publisher for publisher, _ in wanted})),
+                StoredNotice.document_id.in_(sorted({doc for _, doc in wanted})),
+            )
+            .group_by(StoredNotice.publisher_id, StoredNotice.document_id)
+        )
+        result: dict[tuple[str, str], int] = {}
+        for publisher_id, document_id, revision in rows:
+            key = (str(publisher_id), str(document_id))
+            if key in wanted and revision is not None:
+                result[key] = int(revision)
+        return result
+
+    async def add_notices(self, notices: Sequence[StoredNotice]) -> None:
+        self.session.add_all(notices)
+        await self.session.flush()
 
     async def get_notice(self, publisher_id: str, notice_id: str) -> StoredNotice | None:
         return await self.session.scalar(

@@ -3,14 +3,22 @@ lifecycle rules, store the exact envelope under the next gap-free ``seq`` and co
 receipt. Expected failures come back as ``PublishRejected`` data; a rejection stores no notice.
 
 The caller owns the transaction (commit on return, rollback on exception); this module only
-flushes. Order inside the transaction: verification first (no locks), then the sequence row
-lock, then the lifecycle checks against committed state, then ``UPDATE … RETURNING`` for the
-seq and the insert — so two publishers racing on one notice id see each other's result.
+flushes. Order: verification first (no locks, ``verify_publish``), then — in the storing
+transaction — the sequence row lock, the lifecycle checks against committed state, the seq
+update and the insert (``store_verified``), so two publishers racing on one notice id see each
+other's result.
+
+``store_verified`` stores a *batch* of verified notices under one lock and one commit (group
+commit, ``hub.publishers.batch``): they are checked in order, each against the database plus
+the notices accepted before it in the same batch (``_LifecycleView``), and get consecutive
+seqs. ``publish_notice`` is the batch of one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -59,28 +67,48 @@ def _accepted(row: StoredNotice, *, duplicate: bool) -> PublishAccepted:
     )
 
 
-async def _lookup_for(repo: PublisherRepository, envelope: SignedEnvelope) -> RegistryKeyLookup:
+async def _lookup_for(
+    repo: PublisherRepository,
+    envelope: SignedEnvelope,
+    known: dict[str, TrustedKey | None] | None = None,
+) -> RegistryKeyLookup:
     """Fetch only the key the header names; a junk header gets an empty lookup (the verifier
-    answers it with BAD_ENVELOPE/BAD_ALG before it looks anything up)."""
+    answers it with BAD_ENVELOPE/BAD_ALG before it looks anything up). ``known``: keys read
+    earlier in the same transaction (a batch reads each kid once)."""
     try:
         kid = envelope.header().get("kid")
     except ContractError:
         return RegistryKeyLookup({})
     if not isinstance(kid, str):
         return RegistryKeyLookup({})
-    row = await repo.get_key(kid)
-    keys: dict[str, TrustedKey] = {} if row is None else {kid: trusted_key(row)}
-    return RegistryKeyLookup(keys)
+    if known is not None and kid in known:
+        key = known[kid]
+    else:
+        row = await repo.get_key(kid)
+        key = None if row is None else trusted_key(row)
+        if known is not None:
+            known[kid] = key
+    return RegistryKeyLookup({} if key is None else {kid: key})
 
 
-async def publish_notice(
+@dataclass(frozen=True)
+class VerifiedPublish:
+    """A received envelope that passed CONTRACT §3 verification ``now``; not stored yet."""
+
+    envelope: EnvelopeStrings
+    verified: VerifiedNotice
+    now: datetime
+
+
+async def verify_publish(
     session: AsyncSession,
     *,
     envelope: EnvelopeStrings,
-    identity: HubIdentity,
     now: datetime,
-) -> PublishResult:
-    """Verify and store one signed notice received ``now``."""
+    known_keys: dict[str, TrustedKey | None] | None = None,
+) -> VerifiedPublish | PublishRejected:
+    """Size limit and signature verification (reads only the key the header names, unless
+    ``known_keys`` has it from earlier in this transaction)."""
     # Building the model decodes nothing; the size is checked before any parsing.
     signed = SignedEnvelope(
         protected=envelope.protected, payload=envelope.payload, signature=envelope.signature
@@ -94,21 +122,83 @@ async def publish_notice(
     repo = PublisherRepository(session)
     try:
         verified = verify_notice(
-            signed, keys=await _lookup_for(repo, signed), received_at=now, now=now
+            signed, keys=await _lookup_for(repo, signed, known_keys), received_at=now, now=now
         )
     except ContractError as exc:
         return PublishRejected(exc.code, exc.message)
+    return VerifiedPublish(envelope=envelope, verified=verified, now=now)
 
-    await repo.lock_sequence()
-    try:
-        existing = await _check_lifecycle(repo, verified=verified, envelope=envelope, now=now)
-    except ContractError as exc:
-        return PublishRejected(exc.code, exc.message)
-    if existing is not None:
-        return _accepted(existing, duplicate=True)
 
+async def publish_notice(
+    session: AsyncSession,
+    *,
+    envelope: EnvelopeStrings,
+    identity: HubIdentity,
+    now: datetime,
+) -> PublishResult:
+    """Verify and store one signed notice received ``now``."""
+    checked = await verify_publish(session, envelope=envelope, now=now)
+    if isinstance(checked, PublishRejected):
+        return checked
+    return (await store_verified(session, [checked], identity=identity))[0]
+
+
+class _LifecycleView:
+    """What the lifecycle rules read: the database (under the sequence lock) plus the notices
+    accepted earlier in the same batch. The batch's own ids, references and documents are
+    read up front in two queries."""
+
+    def __init__(self, repo: PublisherRepository) -> None:
+        self.repo = repo
+        self._notices: dict[tuple[str, str], StoredNotice | None] = {}
+        self._revisions: dict[tuple[str, str], int | None] = {}
+        self._added: list[StoredNotice] = []
+
+    async def prefetch(self, items: Sequence[VerifiedPublish]) -> None:
+        wanted: set[tuple[str, str]] = set()
+        documents: set[tuple[str, str]] = set()
+        for item in items:
+            notice = item.verified.notice
+            wanted.add((notice.publisher, notice.notice_id))
+            wanted.update((ref.publisher, ref.notice_id) for ref in notice.references)
+            documents.add((notice.publisher, notice.document_id))
+        found = await self.repo.get_notices(wanted)
+        for key in wanted:
+            self._notices[key] = found.get(key)
+        revisions = await self.repo.latest_revisions(documents)
+        for key in documents:
+            self._revisions[key] = revisions.get(key)
+
+    async def get_notice(self, publisher_id: str, notice_id: str) -> StoredNotice | None:
+        key = (publisher_id, notice_id)
+        if key not in self._notices:
+            self._notices[key] = await self.repo.get_notice(publisher_id, notice_id)
+        return self._notices[key]
+
+    async def latest_revision(self, publisher_id: str, document_id: str) -> int | None:
+        key = (publisher_id, document_id)
+        if key not in self._revisions:
+            self._revisions[key] = await self.repo.latest_revision(publisher_id, document_id)
+        return self._revisions[key]
+
+    async def notice_id_used_by_other(self, notice_id: str, *, publisher_id: str) -> bool:
+        if any(r.notice_id == notice_id and r.publisher_id != publisher_id for r in self._added):
+            return True
+        return await self.repo.notice_id_used_by_other(notice_id, publisher_id=publisher_id)
+
+    async def add_alarm(self, alarm: Alarm) -> Alarm:
+        return await self.repo.add_alarm(alarm)
+
+    async def add(self, row: StoredNotice) -> None:
+        latest = await self.latest_revision(row.publisher_id, row.document_id)
+        self._notices[(row.publisher_id, row.notice_id)] = row
+        self._revisions[(row.publisher_id, row.document_id)] = max(latest or 0, row.revision)
+        self._added.append(row)
+
+
+def _stored_row(item: VerifiedPublish, *, seq: int, identity: HubIdentity) -> StoredNotice:
+    verified, envelope, now = item.verified, item.envelope, item.now
     notice = verified.notice
-    seq = await repo.next_seq()
     receipt = Receipt.model_validate(
         {
             "hub": identity.hub_id,
@@ -120,31 +210,61 @@ async def publish_notice(
         }
     )
     signed_receipt = identity.sign(receipt.to_payload(), typ=TYP_RECEIPT)
-    row = await repo.add_notice(
-        StoredNotice(
-            seq=seq,
-            publisher_id=notice.publisher,
-            notice_id=notice.notice_id,
-            document_id=notice.document_id,
-            revision=notice.revision,
-            msg_type=_text(notice.msg_type),
-            status=_text(notice.status),
-            kid=verified.kid,
-            digest=verified.digest,
-            protected=envelope.protected,
-            payload=envelope.payload,
-            signature=envelope.signature,
-            received_at=now,
-            receipt_protected=signed_receipt.protected,
-            receipt_payload=signed_receipt.payload,
-            receipt_signature=signed_receipt.signature,
-        )
+    return StoredNotice(
+        seq=seq,
+        publisher_id=notice.publisher,
+        notice_id=notice.notice_id,
+        document_id=notice.document_id,
+        revision=notice.revision,
+        msg_type=_text(notice.msg_type),
+        status=_text(notice.status),
+        kid=verified.kid,
+        digest=verified.digest,
+        protected=envelope.protected,
+        payload=envelope.payload,
+        signature=envelope.signature,
+        received_at=now,
+        receipt_protected=signed_receipt.protected,
+        receipt_payload=signed_receipt.payload,
+        receipt_signature=signed_receipt.signature,
     )
-    return _accepted(row, duplicate=False)
+
+
+async def store_verified(
+    session: AsyncSession, items: Sequence[VerifiedPublish], *, identity: HubIdentity
+) -> list[PublishResult]:
+    """Store verified notices in order under the sequence lock: one result per item (a
+    rejection, a duplicate's original, or the new notice with the next gap-free seq)."""
+    repo = PublisherRepository(session)
+    last_seq = await repo.lock_sequence()
+    view = _LifecycleView(repo)
+    await view.prefetch(items)
+    results: list[PublishResult] = []
+    rows: list[StoredNotice] = []
+    for item in items:
+        try:
+            existing = await _check_lifecycle(
+                view, verified=item.verified, envelope=item.envelope, now=item.now
+            )
+        except ContractError as exc:
+            results.append(PublishRejected(exc.code, exc.message))
+            continue
+        if existing is not None:
+            results.append(_accepted(existing, duplicate=True))
+            continue
+        last_seq += 1
+        row = _stored_row(item, seq=last_seq, identity=identity)
+        await view.add(row)
+        rows.append(row)
+        results.append(_accepted(row, duplicate=False))
+    if rows:
+        await repo.set_last_seq(last_seq)
+        await repo.add_notices(rows)
+    return results
 
 
 async def _check_lifecycle(
-    repo: PublisherRepository,
+    repo: _LifecycleView,
     *,
     verified: VerifiedNotice,
     envelope: EnvelopeStrings,
@@ -214,7 +334,7 @@ async def _check_lifecycle(
 
 
 async def _raise_equivocation(
-    repo: PublisherRepository,
+    repo: _LifecycleView,
     *,
     existing: StoredNotice,
     verified: VerifiedNotice,

@@ -8,9 +8,11 @@ process.
   Delivery never waits for a subscriber, so one slow connection cannot hold up the others.
 - ``HintFanout`` connects publishing to broadcasting. On SQLite (one process) the publisher
   hands the hint to the broadcaster after commit. On PostgreSQL the publishing transaction runs
-  ``pg_notify('todoke_notice_published', '<seq>')``; PostgreSQL delivers it when (and only if)
-  that transaction commits, to every hub process LISTENing — the publishing one included — and
-  each process's ``PgListener`` looks up the notice's areas and feeds its own broadcaster.
+  ``pg_notify('todoke_notice_published', '<seq>:<area>,<area>…')``; PostgreSQL delivers it
+  when (and only if) that transaction commits, to every hub process LISTENing — the publishing
+  one included — and each process's ``PgListener`` feeds its own broadcaster. The areas ride
+  in the payload so a burst of publishes costs no query per notice and process; a payload of
+  just ``<seq>`` (areas too long for a notification) is looked up in ``notice_areas``.
 - ``PgListener`` holds its own psycopg connection (autocommit, ``LISTEN``). When it drops it
   reconnects with backoff and replays hints for the notices accepted meanwhile, so a database
   failover costs latency, not wake-ups.
@@ -22,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.subscribers.areas import covering_areas
 from hub.subscribers.repository import FeedRepository
+from hub.subscribers.service import FeedWindows
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ DEFAULT_QUEUE_SIZE = 64
 REPLAY_LIMIT = 1000
 DEFAULT_RECHECK_SECONDS = 60.0
 LISTENER_APPLICATION_NAME = "todoke-hub-listener"
+MAX_NOTIFY_PAYLOAD = 7000  # PostgreSQL's limit is 8000 bytes
 
 
 @dataclass(eq=False)
@@ -94,6 +98,14 @@ class Broadcaster:
     @property
     def connected(self) -> int:
         return len(self._subscriptions)
+
+
+def notify_payload(seq: int, areas: Sequence[str] | None) -> str:
+    """``<seq>:<areas>`` (or just ``<seq>`` when unknown or too long for a notification)."""
+    if areas is None:
+        return str(seq)
+    payload = f"{seq}:{','.join(areas)}"
+    return payload if len(payload) <= MAX_NOTIFY_PAYLOAD else str(seq)
 
 
 def psycopg_conninfo(database_url: str) -> str:
@@ -185,13 +197,17 @@ class PgListener:
             self._dispatch(seq, by_seq[seq])
 
     async def _on_notify(self, payload: str) -> None:
+        head, has_areas, tail = payload.partition(":")
         try:
-            seq = int(payload)
+            seq = int(head)
         except ValueError:
             logger.warning("ignoring a %s notification that is not a seq", CHANNEL)
             return
-        async with self._sessionmaker() as session:
-            areas = await FeedRepository(session).areas_of(seq)
+        if has_areas:
+            areas = [area for area in tail.split(",") if area]
+        else:
+            async with self._sessionmaker() as session:
+                areas = await FeedRepository(session).areas_of(seq)
         self._dispatch(seq, areas)
 
     def _dispatch(self, seq: int, areas: list[str]) -> None:
@@ -213,6 +229,7 @@ class HintFanout:
         recheck_seconds: float = DEFAULT_RECHECK_SECONDS,
     ) -> None:
         self.broadcaster = Broadcaster(queue_size=queue_size)
+        self.feed_windows = FeedWindows()  # feed pages every woken subscriber reads
         self.recheck_seconds = recheck_seconds
         self.backend = backend
         self.listener: PgListener | None = None
@@ -231,10 +248,28 @@ class HintFanout:
         if self.listener is not None:
             await self.listener.stop()
 
-    async def in_transaction(self, session: AsyncSession, *, seq: int) -> None:
+    async def in_transaction(
+        self, session: AsyncSession, *, seq: int, areas: Sequence[str] | None = None
+    ) -> None:
         """PostgreSQL: queue the NOTIFY; it is sent when the transaction commits."""
         if self.backend == "postgresql":
-            await session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(seq))))
+            await session.execute(sa.select(sa.func.pg_notify(CHANNEL, notify_payload(seq, areas))))
+
+    async def in_transaction_many(
+        self, session: AsyncSession, *, notices: Sequence[tuple[int, Sequence[str]]]
+    ) -> None:
+        """``in_transaction`` for a batch: one statement, one NOTIFY per notice, in order."""
+        if self.backend == "postgresql" and notices:
+            await session.execute(
+                sa.text(
+                    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) "
+                    "WITH ORDINALITY AS t(payload, n) ORDER BY n"
+                ),
+                {
+                    "channel": CHANNEL,
+                    "payloads": [notify_payload(seq, areas) for seq, areas in notices],
+                },
+            )
 
     def committed(self, *, seq: int, areas: list[str]) -> None:
         """SQLite (a single process): wake this process's subscriptions directly."""

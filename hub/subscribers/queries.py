@@ -22,6 +22,7 @@ async def resolve_notices(info: Info, after: int = 0, first: int = 100) -> Notic
                 after=after,
                 first=first,
                 now=hub.clock.now(),
+                windows=hub.fanout.feed_windows,
             )
     except FeedRequestError as exc:
         raise GraphQLError(exc.message, extensions={"code": "BAD_USER_INPUT"}) from exc

@@ -8,10 +8,12 @@ is a ``SubscriberError`` whose message staff can read (Japanese first).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,7 @@ from contracts.errors import ContractError
 from contracts.ids import MUNICIPALITY_CODE_RE
 from contracts.keys import public_jwk, public_key_from_jwk
 from hub.subscribers.models import Subscriber
-from hub.subscribers.repository import SubscriberRepository
+from hub.subscribers.repository import FeedRepository, SubscriberRepository
 
 CREDENTIAL_BYTES = 32
 MAX_NAME_LENGTH = 200
@@ -178,3 +180,66 @@ async def authenticate(
     if row.suspended_at is not None:
         return None
     return AuthenticatedSubscriber(municipality=row.municipality)
+
+
+class FeedAuthenticator:
+    """Authenticates feed reads in batches, together with reading ``last_seq``.
+
+    When a notice is published every subscriber reads the feed within the same second; one
+    query per read would queue them all on the connection pool. Reads arriving while a check
+    runs wait for the next one, which covers all of them (at most ``max_batch`` credentials):
+    one round trip for the whole batch. Each read is still checked against the database after
+    it arrived, so a suspension or a credential rotation that committed before is honoured.
+    One per hub process, used from the event loop only.
+    """
+
+    def __init__(self, *, max_batch: int = 500) -> None:
+        self.max_batch = max_batch
+        self._pending: dict[str, list[asyncio.Future[tuple[str | None, int]]]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def check(
+        self,
+        transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+        *,
+        authorization: str | None,
+    ) -> tuple[AuthenticatedSubscriber | None, int | None]:
+        """``(subscriber or None, last_seq)``; ``(None, None)`` without a usable bearer token."""
+        token = bearer_token(authorization)
+        if token is None or len(token) > 512:
+            return None, None
+        future: asyncio.Future[tuple[str | None, int]] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(credential_digest(token), []).append(future)
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(transaction))
+        municipality, last_seq = await future
+        if municipality is None:
+            return None, last_seq
+        return AuthenticatedSubscriber(municipality=municipality), last_seq
+
+    async def _run(
+        self, transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+    ) -> None:
+        try:
+            while self._pending:
+                digests = list(self._pending)[: self.max_batch]
+                batch = {digest: self._pending.pop(digest) for digest in digests}
+                self.batches += 1
+                try:
+                    async with transaction() as session:
+                        last_seq, found = await FeedRepository(session).last_seq_and_subscribers(
+                            digests
+                        )
+                except Exception as exc:
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for digest, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result((found.get(digest), last_seq))
+        finally:
+            self._runner = None

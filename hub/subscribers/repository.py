@@ -3,7 +3,7 @@ and the seq-ordered feed filtered by area."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -36,6 +36,39 @@ class FeedRepository:
         async for notice in result:
             yield notice
 
+    async def window(self, *, after: int, up_to: int) -> list[tuple[StoredNotice, list[str]]]:
+        """Every notice with ``after < seq <= up_to`` and its area codes, in seq order (two
+        indexed range reads; the caller bounds the span)."""
+        notices = (
+            await self.session.scalars(
+                sa.select(StoredNotice)
+                .where(StoredNotice.seq > after, StoredNotice.seq <= up_to)
+                .order_by(StoredNotice.seq)
+            )
+        ).all()
+        areas: dict[int, list[str]] = {}
+        for seq, area in await self.session.execute(
+            sa.select(NoticeArea.seq, NoticeArea.area).where(
+                NoticeArea.seq > after, NoticeArea.seq <= up_to
+            )
+        ):
+            areas.setdefault(int(seq), []).append(str(area))
+        return [(notice, areas.get(notice.seq, [])) for notice in notices]
+
+    async def last_seq_and_subscribers(
+        self, credential_digests: Sequence[str]
+    ) -> tuple[int, dict[str, str]]:
+        """For a batch of feed reads: the last seq, and the municipality of each *active*
+        subscriber whose credential digest is given (unknown or suspended ones are absent)."""
+        last_seq = await self.last_seq()
+        rows = await self.session.execute(
+            sa.select(Subscriber.credential_sha256, Subscriber.municipality).where(
+                Subscriber.credential_sha256.in_(credential_digests),
+                Subscriber.suspended_at.is_(None),
+            )
+        )
+        return last_seq, {str(digest): str(municipality) for digest, municipality in rows}
+
     async def last_seq(self) -> int:
         """The highest seq assigned (and committed: the counter moves with the insert)."""
         value = await self.session.scalar(
@@ -45,6 +78,12 @@ class FeedRepository:
 
     async def add_areas(self, *, seq: int, areas: Sequence[str]) -> None:
         self.session.add_all(NoticeArea(seq=seq, area=area) for area in areas)
+        await self.session.flush()
+
+    async def add_areas_many(self, areas: Mapping[int, Sequence[str]]) -> None:
+        self.session.add_all(
+            NoticeArea(seq=seq, area=area) for seq, codes in areas.items() for area in codes
+        )
         await self.session.flush()
 
     async def areas_of(self, seq: int) -> list[str]:

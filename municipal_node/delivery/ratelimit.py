@@ -4,7 +4,8 @@ GCRA form (a "theoretical arrival time"): ``acquire`` reserves the next free slo
 until it; callers are served in call order, with no lock (one event loop). ``rate`` tokens a
 second with room for ``burst`` at once: in any window of ``w`` seconds at most
 ``burst + rate·w`` requests start. LINE allows 200 multicast requests a second per channel, so
-the defaults (180/s, burst 20) keep every one-second window at ≤ 200 by construction.
+the defaults (190/s, burst 10) keep every one-second window at ≤ 200 by construction; a
+request that arrives late and bunches with the next ones gets a 429 and is retried.
 
 Across processes: each process that sends for a channel runs its own bucket with
 ``rate / processes`` and ``burst / processes`` (``TODOKE_NODE_DISPATCH_PROCESSES``), so their

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from municipal_node.audit import repository as audit
+from municipal_node.campaigns.service import create_from_notice, window_of
 from municipal_node.clock import Clock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import unit_of_work
@@ -51,6 +52,10 @@ BATCH_SIZE = 500
 CHUNK_BATCHES = 40
 EXPIRED_REASON = "有効期限切れのため送信しません / expired before it could be sent"
 NOBODY_REASON = "該当する友だちはいません / no matching friends"
+CAMPAIGN_REASON = (
+    "申請期間のある通知のため、キャンペーン（予告・受付開始・締切前リマインド）として段階的に"
+    "送ります（キャンペーン {campaign_id}） / sent in phases as campaign {campaign_id}"
+)
 
 
 class PlanningStoppedError(Exception):
@@ -113,6 +118,13 @@ async def create_job(
         reason = f"配信ルールの設定に誤りがあります / the relay rule is broken: {exc}"
     if plan is None and state == JobState.PLANNING:
         state, reason = JobState.SKIPPED, NOT_MATCHED_REASON
+    if plan is not None and plan.campaign and window_of(notice) is not None:
+        campaign_id = await create_from_notice(
+            session, tenant=tenant, stored=stored, plan=plan, now=now
+        )
+        if campaign_id is not None:
+            state, plan = JobState.SKIPPED, None
+            reason = CAMPAIGN_REASON.format(campaign_id=campaign_id)
     if plan is not None:
         values.update(
             rule_id=plan.rule_id,
@@ -138,7 +150,11 @@ async def create_job(
         session, tenant_code=tenant.code, publisher=stored.publisher, notice_id=stored.notice_id,
         phase=Phase.NOTICE, job_state=state, now=now, reason=reason,
     )  # fmt: skip
-    if state != JobState.PLANNING:
+    if state == JobState.SKIPPED and reason and reason.startswith(CAMPAIGN_REASON[:20]):
+        log.info(
+            "tenant %s: notice %s/%s: %s", tenant.code, stored.publisher, stored.notice_id, reason
+        )
+    elif state != JobState.PLANNING:
         log.warning(
             "tenant %s: notice %s/%s not relayed: %s",
             tenant.code,

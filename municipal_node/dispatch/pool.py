@@ -49,7 +49,7 @@ CONFIG_RECHECK_SECONDS = 60.0
 #: most outcomes written in one transaction
 RECORD_GROUP = 64
 #: most batches checked in one reachability query, and how far ahead of its send a batch may
-#: be checked (at 180/s: ~9 batches a query; at any rate: checked ≤ 50 ms before its request)
+#: be checked (at 190/s: ~9 batches a query; at any rate: checked ≤ 50 ms before its request)
 CHECK_GROUP = 16
 CHECK_WINDOW_SECONDS = 0.05
 #: how long before the first token of a group its query starts: ~1.5 × the recent query time

@@ -38,8 +38,8 @@ class LineOptions:
     backoff_cap_seconds: float = 60.0
     lease_seconds: float = 60.0
     concurrency: int = 16
-    multicast_rate: float = 180.0
-    multicast_burst: int = 20
+    multicast_rate: float = 190.0
+    multicast_burst: int = 10
     multicast_rates: Mapping[str, float] = field(default_factory=dict)
     processes: int = 1
 

@@ -45,6 +45,8 @@ class SendPlan:
     messages: list[dict[str, Any]]  # LINE message objects (camelCase JSON): text + flex
     approval: str  # "auto" or "approval"
     two_person_threshold: int | None  # approval by 2 different approvers when targeted > this
+    #: the rule asks for a campaign when the notice has an application window
+    campaign: bool = False
 
 
 def rule_matches(rule: RelayRule, notice: Notice, publisher: str) -> bool:
@@ -96,6 +98,7 @@ async def _plan_of_rule(
         messages=render_messages(fields, NoticeFields.of(notice), tenant_name=tenant.name),
         approval=APPROVAL if rule.mode == APPROVAL else AUTO,
         two_person_threshold=rule.two_person_threshold if rule.mode == APPROVAL else None,
+        campaign=rule.campaign,
     )
 
 

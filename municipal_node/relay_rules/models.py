@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +76,9 @@ class RelayRule(Base):
     mode: Mapped[str] = mapped_column(String(16))
     #: approval by two different approvers when the targeted count is above this
     two_person_threshold: Mapped[int | None] = mapped_column(BigInteger)
+    #: a notice with an application window (``action.opens``/``closes``) becomes a campaign
+    #: (予告 → 受付開始 → 締切前リマインド) instead of one send
+    campaign: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(64))
     updated_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -167,6 +167,8 @@ class RuleIn(BaseModel):
     template_id: int | None = Field(default=None, ge=1)
     mode: Mode = "auto"
     two_person_threshold: int | None = Field(default=None, ge=0, le=100_000_000)
+    #: 申請期間のある通知を「予告・受付開始・締切前リマインド」のキャンペーンとして送る
+    campaign: bool = False
 
     @field_validator("name")
     @classmethod
@@ -202,6 +204,7 @@ class RuleOut(BaseModel):
     template_id: int | None
     mode: str
     two_person_threshold: int | None
+    campaign: bool
     created_by: str
     updated_by: str
     created_at: datetime

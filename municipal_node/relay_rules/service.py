@@ -190,6 +190,7 @@ def _rule_values(data: RuleIn) -> dict[str, Any]:
         "template_id": data.template_id,
         "mode": data.mode,
         "two_person_threshold": data.two_person_threshold,
+        "campaign": data.campaign,
     }
 
 

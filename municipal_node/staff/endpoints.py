@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from municipal_node.api.auth import PrincipalDep, Role, TenantAccess, bearer_token, tenant_access
@@ -69,11 +69,30 @@ def _out(view: service.StaffView) -> StaffOut:
         **_error(401, "ユーザー名またはパスワードが違います / wrong username or password"),
         **_error(403, "アカウントが無効です / account disabled"),
         **_error(423, "連続失敗によりロック中 / locked after repeated failures"),
+        **_error(429, "この端末からの失敗が多すぎます / too many failed sign-ins from here"),
     },
 )
-async def login(body: LoginIn, state: StateDep, session: SessionDep) -> LoginOut | JSONResponse:
+async def login(
+    body: LoginIn, request: Request, state: StateDep, session: SessionDep
+) -> LoginOut | JSONResponse:
     """職員のユーザー名とパスワードでログインし、Bearer トークンを受け取ります。
-    5回続けて失敗すると15分間ロックされます。 / Returns a bearer token for the admin API."""
+    5回続けて失敗すると15分間ロックされます。同じ端末（IPアドレス）からの失敗が多すぎると、
+    しばらく受け付けません（429）。 / Returns a bearer token for the admin API."""
+    address = request.client.host if request.client is not None else "unknown"
+    now = state.clock.now()
+    wait = state.login_throttle.retry_after(address, now)
+    if wait is not None:
+        return JSONResponse(
+            {
+                "detail": {
+                    "code": "TOO_MANY_ATTEMPTS",
+                    "message": f"この端末からのログイン失敗が多すぎます。{wait}秒後にもう一度お試しください"
+                    f" / too many failed sign-ins from this address; try again in {wait} s",
+                }
+            },
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     try:
         result = await sessions.login(
             session,
@@ -84,6 +103,8 @@ async def login(body: LoginIn, state: StateDep, session: SessionDep) -> LoginOut
             session_hours=state.settings.staff_session_hours,
         )
     except StaffError as exc:
+        if exc.status in (401, 423):
+            state.login_throttle.failed(address, now)
         # answered, not raised: the request's unit of work commits the failure count and lock
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.body()}, status_code=exc.status, headers=headers)

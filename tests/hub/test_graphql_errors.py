@@ -120,7 +120,8 @@ async def test_unexpected_failure_is_masked_and_logged_with_request_id(
     async with registered.transaction() as session:
         from sqlalchemy import text
 
-        await session.execute(text("DROP TABLE notice_areas"))  # it references notices
+        for table in ("notice_areas", "delivery_reports"):  # they reference notices
+            await session.execute(text(f"DROP TABLE {table}"))
         await session.execute(text("DROP TABLE notices"))
     response = await api.http.post(
         "/graphql", json={"query": "{ notices { lastSeq items { seq } } }"}

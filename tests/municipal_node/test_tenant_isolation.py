@@ -122,6 +122,28 @@ RESIDENT = ("resident_id", "NO-SUCH-RESIDENT", "%20")
 FRIEND = ("user_id", "U" + "0" * 32, "not-a-user")
 PUBLISHER = ("publisher", "gov-nobody", "NOT VALID")
 NOTICE = ("notice_id", "01J00000000000000000000000", "x")
+CAMPAIGN = ("campaign_id", MISSING_INT, "abc")
+PHASE = ("phase", "reminder", "nope")
+#: B's campaign (campaigns, H1)
+B_MARKERS = (*B_MARKERS, "b-campaign-7f3")
+RECURRING = ("recurring_rule_id", MISSING_INT, "abc")
+#: B's recurring notice (recurring notices, #5 H5)
+B_MARKERS = (*B_MARKERS, "b-recurring-7f3")
+
+
+def recurring_body(world: World) -> dict[str, Any]:
+    return {
+        "name": "a-recurring",
+        "rrule": "FREQ=MONTHLY;BYMONTHDAY=11",
+        "spec": {},
+        "headline": "お知らせ",
+        "body": "毎月のお知らせです。",
+    }
+
+
+def trigger_body(world: World) -> dict[str, Any]:
+    return {"trigger": "checkup_4m", "headline": "健診のご案内", "body": "日程をご確認ください。"}
+
 
 ROUTES: dict[tuple[str, str], Case] = {
     # status (skeleton)
@@ -177,6 +199,44 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/notices/{publisher}/{notice_id}/cancel"): Case(
         params={"publisher": PUBLISHER, "notice_id": NOTICE},
         body=lambda w: {"reason": "分離テスト / isolation test"},
+    ),
+    # campaigns (#5 H1)
+    ("GET", "/campaigns"): Case(),
+    ("POST", "/campaigns"): Case(
+        body=lambda w: {"publisher": "gov-cfa", "notice_id": NOTICE[1]},
+        foreign_body=lambda w: {"publisher": w.ids["publisher"], "notice_id": w.ids["notice_id"]},
+    ),
+    ("GET", "/campaigns/{campaign_id}"): Case(params={"campaign_id": CAMPAIGN}),
+    ("PATCH", "/campaigns/{campaign_id}/phases/{phase}"): Case(
+        params={"campaign_id": CAMPAIGN, "phase": PHASE}, body=lambda w: {"enabled": False}
+    ),
+    ("POST", "/campaigns/{campaign_id}/cancel"): Case(
+        params={"campaign_id": CAMPAIGN}, body=lambda w: {"reason": "分離テスト / isolation test"}
+    ),
+    ("PUT", "/campaigns/{campaign_id}/baseline"): Case(
+        params={"campaign_id": CAMPAIGN}, body=lambda w: {"rate": 0.5}
+    ),
+    # campaign KPIs (#5 H3)
+    ("GET", "/campaigns/{campaign_id}/kpis"): Case(params={"campaign_id": CAMPAIGN}),
+    # counter/mail applicants (#5 H2)
+    ("POST", "/campaigns/{campaign_id}/applicants.csv"): Case(
+        params={"campaign_id": CAMPAIGN}, raw=b"resident_id,applied_at\nRB-7F3,2026-03-31\n"
+    ),
+    # recurring notices and date triggers (#5 H5)
+    ("GET", "/recurring-rules"): Case(),
+    ("POST", "/recurring-rules"): Case(
+        body=recurring_body,
+        foreign_body=lambda w: {**recurring_body(w), "template_id": int(w.ids["template_id"])},
+    ),
+    ("POST", "/recurring-rules/preview"): Case(
+        body=lambda w: {"rrule": "FREQ=MONTHLY;BYMONTHDAY=11"}
+    ),
+    ("GET", "/recurring-rules/{rule_id}"): Case(params={"rule_id": RECURRING}),
+    ("PUT", "/recurring-rules/{rule_id}"): Case(params={"rule_id": RECURRING}, body=recurring_body),
+    ("GET", "/triggers"): Case(),
+    ("POST", "/triggers"): Case(
+        body=trigger_body,
+        foreign_body=lambda w: {**trigger_body(w), "template_id": int(w.ids["template_id"])},
     ),
     # staff (H1)
     ("GET", "/staff"): Case(),
@@ -266,6 +326,30 @@ async def seed_send_job(node: Node, tenant: str) -> tuple[str, str, int]:
         return "gov-cfa", notice_id, job.id
 
 
+async def seed_campaign(node: Node, tenant: str, publisher: str, notice_id: str) -> int:
+    """A campaign of the seeded notice with one phase (campaigns, H1), as rows."""
+    from municipal_node.campaigns.models import Campaign, CampaignPhase
+
+    async with unit_of_work(node.sessions) as session:
+        campaign = Campaign(
+            tenant_code=tenant, publisher=publisher, notice_id=notice_id,
+            title="b-campaign-7f3", opens_at=NOW + timedelta(days=10),
+            closes_at=NOW + timedelta(days=20), rule_id=None, spec={}, quiet_start="21:00",
+            quiet_end="08:00", skip_holidays=False, baseline_rate=None, form=[],
+            state="active", reason=None, created_by="test", created_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+        session.add(campaign)
+        await session.flush()
+        session.add(
+            CampaignPhase(
+                campaign_id=campaign.id, tenant_code=tenant, phase="open", enabled=True,
+                send_at=NOW + timedelta(days=10), messages=[{"type": "text", "text": "x"}],
+                state="scheduled", job_id=None, reason=None, updated_at=NOW,
+            )
+        )  # fmt: skip
+        return campaign.id
+
+
 async def build_world(node: Node, http: httpx.AsyncClient) -> World:
     await node.add_tenant(code=A)
     await node.add_tenant(code=B)
@@ -314,6 +398,11 @@ async def build_world(node: Node, http: httpx.AsyncClient) -> World:
     )  # fmt: skip
     publisher, notice_id, job_id = await seed_send_job(node, B)
     world.ids.update(publisher=publisher, notice_id=notice_id, job_id=str(job_id))
+    world.ids["campaign_id"] = str(await seed_campaign(node, B, publisher, notice_id))
+    world.ids["recurring_rule_id"] = str(
+        (await post("/recurring-rules", {**recurring_body(world), "name": "b-recurring-7f3"}))["id"]
+    )
+    world.ids["phase"] = "open"
     return world
 
 

@@ -32,6 +32,7 @@ from municipal_node.tenants.service import (
     parse_root_key_text,
     set_hub_credential,
 )
+from todoke.commands.lazy import LazyGroup
 from todoke.serving import serve_app
 
 T = TypeVar("T")
@@ -74,7 +75,7 @@ def run_db(
         ) from exc
 
 
-@click.group("node")
+@click.group("node", cls=LazyGroup)
 def node_group() -> None:
     """Run and operate a municipal node (自治体ノード). Settings: TODOKE_NODE_* variables."""
 
@@ -367,54 +368,48 @@ def status(tenant_code: str, as_json: bool) -> None:
     click.echo(_table(headers, rows))
 
 
-from todoke.commands.node_staff import (  # noqa: E402
-    add_staff,
-    disable_staff,
-    enable_staff,
-    list_staff,
-    remove_staff,
-    reset_staff_password,
-    set_staff_role,
+#: subcommands in their own modules, imported only when used (``todoke.commands.lazy``)
+node_group.lazy.update(
+    {
+        "add-staff": "todoke.commands.node_staff:add_staff",
+        "campaign-add": "todoke.commands.node_campaigns:campaign_add",
+        "campaign-baseline": "todoke.commands.node_campaigns:campaign_baseline",
+        "campaign-cancel": "todoke.commands.node_campaigns:campaign_cancel",
+        "campaign-phase": "todoke.commands.node_campaigns:campaign_phase",
+        "campaign-show": "todoke.commands.node_campaigns:campaign_show",
+        "campaigns": "todoke.commands.node_campaigns:campaign_list",
+        "cancel-send": "todoke.commands.node_dispatch:cancel_send",
+        "disable-staff": "todoke.commands.node_staff:disable_staff",
+        "dispatch-worker": "todoke.commands.node_dispatch:dispatch_worker",
+        "enable-staff": "todoke.commands.node_staff:enable_staff",
+        "import-applicants": "todoke.commands.node_applications:import_applicants_command",
+        "import-residents": "todoke.commands.node_residents:import_residents",
+        "issue-codes": "todoke.commands.node_line:issue_codes",
+        "kpis": "todoke.commands.node_reports:kpis_command",
+        "list-staff": "todoke.commands.node_staff:list_staff",
+        "purge": "todoke.commands.node_privacy:purge_command",
+        "recurring-add": "todoke.commands.node_recurring:recurring_add",
+        "recurring-example": "todoke.commands.node_recurring:recurring_example",
+        "recurring-list": "todoke.commands.node_recurring:recurring_list",
+        "recurring-preview": "todoke.commands.node_recurring:recurring_preview",
+        "recurring-set": "todoke.commands.node_recurring:recurring_set",
+        "remove-staff": "todoke.commands.node_staff:remove_staff",
+        "report-key": "todoke.commands.node_reports:report_key_command",
+        "reports": "todoke.commands.node_reports:list_reports_command",
+        "reset-staff-password": "todoke.commands.node_staff:reset_staff_password",
+        "rotate-key": "todoke.commands.node_privacy:rotate_key",
+        "rule-add": "todoke.commands.node_rules:rule_add",
+        "rule-list": "todoke.commands.node_rules:rule_list",
+        "scheduled-tasks": "todoke.commands.node_campaigns:scheduled_tasks",
+        "segment-add": "todoke.commands.node_rules:segment_add",
+        "segment-count": "todoke.commands.node_rules:segment_count",
+        "sends": "todoke.commands.node_dispatch:list_sends",
+        "set-liff": "todoke.commands.node_applications:set_liff_command",
+        "set-staff-role": "todoke.commands.node_staff:set_staff_role",
+        "setup-rich-menu": "todoke.commands.node_line:setup_rich_menu",
+        "submit-reports": "todoke.commands.node_reports:submit_reports_command",
+        "template-add": "todoke.commands.node_rules:template_add",
+        "trigger-list": "todoke.commands.node_recurring:trigger_list",
+        "trigger-set": "todoke.commands.node_recurring:trigger_set",
+    }
 )
-
-node_group.add_command(add_staff)
-node_group.add_command(list_staff)
-node_group.add_command(set_staff_role)
-node_group.add_command(disable_staff)
-node_group.add_command(enable_staff)
-node_group.add_command(reset_staff_password)
-node_group.add_command(remove_staff)
-
-from todoke.commands.node_rules import (  # noqa: E402
-    rule_add,
-    rule_list,
-    segment_add,
-    segment_count,
-    template_add,
-)
-
-node_group.add_command(segment_add)
-node_group.add_command(segment_count)
-node_group.add_command(template_add)
-node_group.add_command(rule_add)
-node_group.add_command(rule_list)
-
-from todoke.commands.node_line import issue_codes, setup_rich_menu  # noqa: E402
-
-node_group.add_command(issue_codes)
-node_group.add_command(setup_rich_menu)
-
-from todoke.commands.node_dispatch import cancel_send, dispatch_worker, list_sends  # noqa: E402
-
-node_group.add_command(list_sends)
-node_group.add_command(cancel_send)
-node_group.add_command(dispatch_worker)
-
-from todoke.commands.node_residents import import_residents  # noqa: E402
-
-node_group.add_command(import_residents)
-
-from todoke.commands.node_privacy import purge_command, rotate_key  # noqa: E402
-
-node_group.add_command(rotate_key)
-node_group.add_command(purge_command)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from municipal_node.clock import SystemClock
+from municipal_node.clock import SystemClock, clock_from_settings
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import create_engine, session_factory, unit_of_work
 from municipal_node.db.migrate import upgrade_to_head
@@ -141,7 +141,7 @@ def dispatch_worker(concurrency: int | None, ready_file: Path | None, log_level:
         workers = SendWorkers(
             sessions=session_factory(engine),
             sealer=settings.sealer(),
-            clock=SystemClock(),
+            clock=clock_from_settings(settings),
             interval=settings.poll_interval_seconds,
             line=LineOptions.from_settings(settings),
         )

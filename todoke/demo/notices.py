@@ -93,3 +93,54 @@ def iji_teate_notice(now: datetime) -> dict[str, Any]:
             }
         },
     }
+
+
+#: the 入学準備金 application window of the campaign scenario (todoke/demo/campaign.py)
+NYUGAKU_OPENS = datetime(2027, 1, 12, 8, 30, tzinfo=JST)
+NYUGAKU_CLOSES = datetime(2027, 2, 12, 17, 15, tzinfo=JST)
+NYUGAKU_PROGRAM = "shugaku-enjo-nyugaku"
+
+
+def nyugaku_junbikin_notice(now: datetime) -> dict[str, Any]:
+    """愛知県 (pref-23): 就学援助 入学準備金, to families of children entering school in April
+    2027 (``es1_entrant``), with an application window: the node makes it a campaign."""
+    return {
+        "schema": "todoke.notice/1",
+        "publisher": "pref-23",
+        "notice_id": str(ULID()),
+        "document_id": str(ULID()),
+        "revision": 1,
+        "msg_type": "Alert",
+        "status": "Actual",
+        "sent": _time(now),
+        "effective": _time(now),
+        "expires": _time(NYUGAKU_CLOSES + timedelta(days=30)),
+        "category": "benefit",
+        "program": {
+            "code": NYUGAKU_PROGRAM,
+            "name": "就学援助（新入学学用品費・入学準備金）",
+            "legal_basis": "学校教育法第19条",
+        },
+        "area": ["23"],
+        "audience": {"school_grade": ["es1_entrant"]},
+        "action": {
+            "opens": _time(NYUGAKU_OPENS),
+            "closes": _time(NYUGAKU_CLOSES),
+            "how_to_apply": "LINE のボタンからオンラインで、または市の学校教育課の窓口で申請できます。",
+            "url": "https://www.pref.aichi.jp/",
+        },
+        "content": {
+            "ja": {
+                "headline": "入学準備金（就学援助）の申請のご案内（2027年4月に小学校へ入学するお子さん）",
+                "body": (
+                    "2027年4月に小学校へ入学するお子さんのいるご家庭で、経済的な理由でお困りの方に、"
+                    "ランドセルや学用品の費用（入学準備金）を入学前に支給します。"
+                    "申請期間は2027年1月12日から2月12日までです。"
+                ),
+            },
+            "en": {
+                "headline": "School-entry aid for children starting school in 2027",
+                "body": "Apply between 12 January and 12 February 2027.",
+            },
+        },
+    }

@@ -8,8 +8,9 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,16 @@ import click
 import httpx
 
 from line_sandbox.residents import simulated_user_id
+from municipal_node.clock import FileClock
 from todoke.commands.keys import write_private_key
-from todoke.demo.notices import genkyo_todoke_notice, iji_teate_notice
+from todoke.demo.campaign import (
+    SIM_START,
+    CampaignContext,
+    configure_liff,
+    run_campaign,
+    write_clock,
+)
+from todoke.demo.notices import JST, genkyo_todoke_notice, iji_teate_notice
 from todoke.demo.population import PopulationSummary, write_population
 from todoke.demo.processes import Service, run_cli, start_service
 
@@ -70,7 +79,11 @@ class Demo:
         self.admin_token = secrets.token_urlsafe(24)
         self.channel_secret = secrets.token_hex(16)
         self.channel_token = secrets.token_urlsafe(32)
+        # one simulated clock for the three processes and the node's CLI (the demo only)
+        self.clock_file = self.workdir / "clock.json"
+        self.sandbox_env = {"TODOKE_SANDBOX_CLOCK_FILE": str(self.clock_file)}
         self.hub_env = {
+            "TODOKE_HUB_CLOCK_FILE": str(self.clock_file),
             "TODOKE_HUB_DATABASE_URL": f"sqlite:///{self.workdir / 'hub.db'}",
             "TODOKE_HUB_HUB_ID": "aichi",
             "TODOKE_HUB_ROOT_KEY_FILE": str(self.workdir / "keys" / "hub-root.pem"),
@@ -80,6 +93,7 @@ class Demo:
             "TODOKE_NODE_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "TODOKE_NODE_ADMIN_TOKEN": self.admin_token,
             "TODOKE_NODE_POLL_INTERVAL_SECONDS": "0.5",
+            "TODOKE_NODE_CLOCK_FILE": str(self.clock_file),
         }
 
     # --- set-up -------------------------------------------------------------------------
@@ -87,7 +101,15 @@ class Demo:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         (self.workdir / "keys").mkdir(parents=True)
+        write_clock(self.clock_file, SIM_START)
         _say(f"作業フォルダ / scratch folder: {self.workdir}")
+        _say(
+            f"模擬時計 / simulated clock: {SIM_START:%Y-%m-%d %H:%M} JST から "
+            f"({self.clock_file.name}; 3 つのプロセスが共有 / shared by the three processes)"
+        )
+
+    def now(self) -> datetime:
+        return FileClock(self.clock_file).now()
 
     def make_keys(self) -> dict[str, Path]:
         keys = {}
@@ -115,6 +137,8 @@ class Demo:
         for publisher_id, name, kid, areas, categories in publishers:
             args = ["hub", "add-publisher", "--id", publisher_id, "--name", name, "--kid", kid]
             args += ["--public-key", str(keys / f"{publisher_id}.jwk.json"), "--valid-days", "365"]
+            # valid from before the simulated start (the CLI itself runs on real time)
+            args += ["--not-before", (SIM_START - timedelta(days=1)).isoformat()]
             for area in areas:
                 args += ["--area", area]
             for category in categories:
@@ -128,31 +152,43 @@ class Demo:
         root = run_cli(["hub", "root-key"], env=self.hub_env).stdout.strip()
         root_file = self.workdir / "keys" / "hub-root.pub.json"
         root_file.write_text(root, "utf-8")
-        subscriber = run_cli(
-            ["hub", "add-subscriber", "--municipality", TENANT_CODE, "--name", TENANT_NAME],
-            env=self.hub_env,
-        ).stdout
-        credential = json.loads(subscriber)["credential"]
         run_cli(["node", "migrate"], env=self.node_env)
         run_cli(
             [
                 "node", "add-tenant", "--code", TENANT_CODE, "--name", TENANT_NAME,
                 "--hub-url", hub.url, "--hub-root-key", str(root_file),
-                "--hub-credential", credential,
                 "--line-channel-secret", self.channel_secret,
                 "--line-channel-token", self.channel_token,
                 "--line-api-base-url", sandbox.url,
             ],
             env=self.node_env,
         )  # fmt: skip
+        # the node's report signing key, registered with the subscriber (delivery reports)
+        node_jwk = run_cli(["node", "report-key", "--tenant", TENANT_CODE], env=self.node_env)
+        subscriber = run_cli(
+            [
+                "hub", "add-subscriber", "--municipality", TENANT_CODE, "--name", TENANT_NAME,
+                "--node-public-key", node_jwk.stdout.strip(),
+            ],
+            env=self.hub_env,
+        ).stdout  # fmt: skip
+        credential = json.loads(subscriber)["credential"]
+        run_cli(
+            ["node", "set-hub-credential", "--tenant", TENANT_CODE, "--credential", credential],
+            env=self.node_env,
+        )
         _say(f"自治体を登録しました / tenant registered: {TENANT_NAME} ({TENANT_CODE})")
 
+    @property
+    def population_csv(self) -> Path:
+        return self.workdir / "residents-23235.csv"
+
     def import_population(self) -> PopulationSummary:
-        csv_path = self.workdir / "residents-23235.csv"
+        csv_path = self.population_csv
         summary = write_population(
             csv_path,
             households=self.options.households,
-            today=date.today(),
+            today=self.now().astimezone(JST).date(),
             linked_share=self.options.linked_share,
             user_id_for=lambda n: simulated_user_id(CHANNEL, n),
         )
@@ -254,16 +290,22 @@ def run_demo(options: DemoOptions) -> None:
     demo = Demo(options)
     demo.prepare()
     started = time.monotonic()
+    background: ThreadPoolExecutor | None = None
     try:
         demo.make_keys()
         demo.register_publishers()
-        sandbox = demo.start("sandbox", ["sandbox", "serve"], {})
+        sandbox = demo.start("sandbox", ["sandbox", "serve"], demo.sandbox_env)
         hub = demo.start("hub", ["hub", "serve"], demo.hub_env)
         demo.register_tenant(hub, sandbox)
         population = demo.import_population()
         node = demo.start("node", ["node", "serve"], demo.node_env)
         demo.make_friends(sandbox, node, population.linked)
-        now = datetime.now(UTC)
+        # the campaign's LIFF settings (a CLI run) while the first two notices are relayed
+        background = ThreadPoolExecutor(max_workers=1)
+        liff_setup = background.submit(
+            configure_liff, sandbox.url, CHANNEL, TENANT_CODE, demo.node_env
+        )
+        now = demo.now()
         ids = [
             demo.publish(hub, "gov-cfa", genkyo_todoke_notice(now)),
             demo.publish(hub, "pref-23", iji_teate_notice(now)),
@@ -273,6 +315,24 @@ def run_demo(options: DemoOptions) -> None:
             print_table(item)
         check_against_population(results, population)
         check_against_sandbox(sandbox, results)
+        run_campaign(
+            CampaignContext(
+                workdir=demo.workdir,
+                clock_file=demo.clock_file,
+                sandbox=sandbox,
+                hub=hub,
+                node=node,
+                node_env=demo.node_env,
+                admin_token=demo.admin_token,
+                tenant_code=TENANT_CODE,
+                channel=CHANNEL,
+                population_csv=demo.population_csv,
+                publish=lambda publisher, notice: demo.publish(hub, publisher, notice),
+                say=_say,
+                timeout=options.timeout,
+                liff_setup=liff_setup,
+            )
+        )
         _say("")
         _say(f"所要時間 / elapsed: {time.monotonic() - started:.1f} 秒")
         _say("見る場所 / where to look:")
@@ -291,6 +351,8 @@ def run_demo(options: DemoOptions) -> None:
     except KeyboardInterrupt:
         _say("終了します / stopping")
     finally:
+        if background is not None:
+            background.shutdown(wait=True)
         for service in reversed(demo.services):
             service.stop()
 

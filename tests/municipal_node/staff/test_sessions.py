@@ -299,3 +299,23 @@ async def test_a_staff_member_without_a_role_on_a_tenant_is_refused_there(
     assert other.json()["detail"]["code"] == "FORBIDDEN"
     unknown = await node_http.get("/api/tenants/13101/notices", headers=bearer(token))
     assert unknown.status_code == 403
+
+
+async def test_too_many_failures_from_one_address_are_refused_across_accounts(
+    node_http: httpx.AsyncClient, clock: FixedClock, tenants: tuple[str, str]
+) -> None:
+    """Password spraying: a few tries on each of many accounts never trips the per-account
+    lockout, so failures are also counted per client address (20 per 15 minutes)."""
+    for name in ("hanako", "taro", "jiro", "saburo", "shiro", "goro"):
+        await add_staff(node_http, tenant=TENANT, username=name, role="viewer")
+    names = ["hanako", "taro", "jiro", "saburo", "shiro"]
+    for attempt in range(20):
+        response = await login(node_http, names[attempt % 5], "wrong password 123")
+        assert response.status_code == 401, (attempt, response.text)
+    refused = await login(node_http, "goro")  # even the right password of another account
+    assert refused.status_code == 429
+    assert refused.json()["detail"]["code"] == "TOO_MANY_ATTEMPTS"
+    assert refused.json()["detail"]["message"].startswith("この端末からのログイン失敗が多すぎます")
+    assert int(refused.headers["Retry-After"]) == 15 * 60
+    clock.set(NOW + timedelta(minutes=15))  # the window has passed
+    assert (await login(node_http, "goro")).status_code == 200

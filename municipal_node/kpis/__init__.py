@@ -1,0 +1,1 @@
+"""Campaign KPIs: reach, opens, clicks and applications per phase (aggregates only)."""

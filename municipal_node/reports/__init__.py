@@ -1,0 +1,1 @@
+"""Signed delivery reports (CONTRACT §6) from this node to the hub."""

@@ -1,0 +1,116 @@
+"""Group commit (hub/publishers/batch.py, ``store_verified``): a batch is checked in order, each
+notice against the database plus the ones accepted before it in the batch, with gap-free seqs;
+concurrent publishes through the API share commits and still get every rule right."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+
+from contracts.errors import RejectionCode
+from contracts.verify import verify_receipt
+from hub.publishers.batch import PublishBatcher
+from hub.publishers.repository import PublisherRepository
+from hub.publishers.schemas import EnvelopeStrings, PublishAccepted, PublishRejected, PublishResult
+from hub.publishers.service import VerifiedPublish, store_verified, verify_publish
+from hub.state import HubState
+from hub.subscribers.repository import FeedRepository
+from tests.hub.helpers import NOW, ROOT_KEY, ROOT_KID, HubApi, follow_up, make_notice, signed
+
+
+def strings(notice: dict[str, Any]) -> EnvelopeStrings:
+    envelope = signed(notice)
+    return EnvelopeStrings(envelope.protected, envelope.payload, envelope.signature)
+
+
+async def store_batch(state: HubState, notices: list[EnvelopeStrings]) -> list[PublishResult]:
+    async with state.transaction() as session:
+        items = []
+        for envelope in notices:
+            checked = await verify_publish(session, envelope=envelope, now=NOW)
+            assert isinstance(checked, VerifiedPublish), checked
+            items.append(checked)
+        return await store_verified(session, items, identity=state.identity)
+
+
+async def test_a_batch_sees_its_own_earlier_notices(registered: HubState) -> None:
+    alert = make_notice()
+    alert_envelope = signed(alert)
+    update = follow_up(alert, alert_envelope)
+    other = make_notice()
+    equivocating = make_notice(notice_id=other["notice_id"], document_id=other["document_id"])
+    equivocating["content"]["ja"]["headline"] = "別の内容"
+    stale = follow_up(alert, alert_envelope)  # a second revision 2 of the same document
+    alert_strings = EnvelopeStrings(
+        alert_envelope.protected, alert_envelope.payload, alert_envelope.signature
+    )
+    results = await store_batch(
+        registered,
+        [
+            alert_strings,
+            strings(update),
+            strings(other),
+            alert_strings,  # the same envelope again: a duplicate of the first
+            strings(equivocating),
+            strings(stale),
+        ],
+    )
+    first, second, third, duplicate, equivocation, stale_result = results
+    assert isinstance(first, PublishAccepted) and first.seq == 1
+    assert isinstance(second, PublishAccepted) and second.seq == 2 and not second.duplicate
+    assert isinstance(third, PublishAccepted) and third.seq == 3
+    assert isinstance(duplicate, PublishAccepted)
+    assert duplicate.duplicate and duplicate.seq == 1
+    assert isinstance(equivocation, PublishRejected)
+    assert equivocation.code is RejectionCode.EQUIVOCATION
+    assert isinstance(stale_result, PublishRejected)
+    assert stale_result.code is RejectionCode.STALE_REVISION
+    async with registered.transaction() as session:
+        repo = PublisherRepository(session)
+        assert await repo.count_notices() == 3
+        assert await FeedRepository(session).last_seq() == 3
+        assert len(await repo.list_alarms()) == 1
+    for result in (first, second, third):
+        assert isinstance(result, PublishAccepted)
+        receipt = verify_receipt(result.receipt, root_keys={ROOT_KID: ROOT_KEY.public_key()})
+        assert receipt.seq == result.seq
+
+
+async def test_a_batch_continues_after_earlier_batches(registered: HubState) -> None:
+    await store_batch(registered, [strings(make_notice()), strings(make_notice())])
+    [result] = await store_batch(registered, [strings(make_notice())])
+    assert isinstance(result, PublishAccepted) and result.seq == 3
+
+
+async def test_the_batcher_groups_concurrent_publishes(registered: HubState) -> None:
+    batcher = PublishBatcher(max_batch=8)
+    notices = [strings(make_notice()) for _ in range(20)]
+    bad = EnvelopeStrings(notices[0].protected, notices[0].payload, "A" * 86)
+    results = await asyncio.gather(*(batcher.publish(registered, n) for n in [*notices, bad]))
+    seqs = sorted(r.seq for r in results if isinstance(r, PublishAccepted))
+    assert seqs == list(range(1, 21))
+    assert isinstance(results[-1], PublishRejected)
+    assert results[-1].code is RejectionCode.BAD_SIGNATURE
+    assert batcher.stored == 20
+    assert 3 <= batcher.batches < 21  # shared commits, at most 8 per batch
+    async with registered.transaction() as session:
+        repo = FeedRepository(session)
+        assert await repo.last_seq() == 20
+        assert await repo.areas_of(20) == ["00"]
+
+
+async def test_concurrent_publishes_through_the_api_are_gap_free(
+    app: FastAPI, api: HubApi, registered: HubState
+) -> None:
+    envelopes = [signed(make_notice()) for _ in range(30)]
+    answers = await asyncio.gather(*(api.publish(envelope) for envelope in envelopes))
+    assert sorted(answer["seq"] for answer in answers) == list(range(1, 31))
+    assert all(answer["__typename"] == "PublishAccepted" for answer in answers)
+    again = await asyncio.gather(*(api.publish(envelope) for envelope in envelopes[:5]))
+    assert [a["seq"] for a in again] == [a["seq"] for a in answers[:5]]
+    assert all(a["duplicate"] for a in again)
+    page = await api.feed(after=0, first=100)
+    assert [item["seq"] for item in page["items"]] == list(range(1, 31))
+    assert isinstance(app.state.publish_batcher, PublishBatcher)

@@ -1,0 +1,79 @@
+"""The direct publish path (hub/publishers/direct.py) answers what the GraphQL path answers for
+the same request, and leaves every other document to the GraphQL path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphql import GraphQLSchema, parse
+
+from hub.graphql.schema import build_schema
+from hub.publishers.direct import DirectPublish, plan_of
+from hub.state import HubState
+from tests.hub.helpers import PUBLISH, HubApi, make_notice, signed
+
+SCHEMA: GraphQLSchema = build_schema()._schema
+
+DOCUMENTS = [
+    PUBLISH,
+    """mutation P($e: SignedEnvelopeInput!) { publishNotice(envelope: $e) {
+      __typename ... on PublishAccepted { seq } ... on PublishRejected { code message } } }""",
+    """mutation Named($e: SignedEnvelopeInput!) { r: publishNotice(envelope: $e) {
+      t: __typename ... on PublishRejected { m: message c: code }
+      ... on PublishAccepted { d: duplicate receipt { payload __typename } noticeId } } }""",
+    # not direct: a named fragment / an inline envelope object
+    """mutation($e: SignedEnvelopeInput!) { publishNotice(envelope: $e) { ...R } }
+      fragment R on PublishAccepted { seq }""",
+]
+
+
+def test_plans() -> None:
+    assert plan_of(parse(DOCUMENTS[0])) is not None
+    assert plan_of(parse(DOCUMENTS[2])) is not None
+    assert plan_of(parse(DOCUMENTS[3])) is None
+    inline = 'mutation { publishNotice(envelope: {protected: "a", payload: "b", signature: "c"}) { __typename } }'
+    assert plan_of(parse(inline)) is None
+
+
+async def post(api: HubApi, query: str, envelope: dict[str, Any], name: str | None) -> Any:
+    body: dict[str, Any] = {"query": query, "variables": {"e": envelope, "envelope": envelope}}
+    if name is not None:
+        body["operationName"] = name
+    response = await api.http.post("/graphql", json=body)
+    return response.status_code, response.json()
+
+
+async def test_direct_answers_equal_the_graphql_path(
+    api: HubApi, registered: HubState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = signed(make_notice()).model_dump()
+    bad = {**signed(make_notice()).model_dump(), "signature": "A" * 86}
+    extra = {**first, "extra": "x"}  # an unknown input field: a GraphQL error either way
+    cases = [
+        (query, envelope, name)
+        for query in DOCUMENTS
+        for envelope in (first, bad, extra)
+        for name in ((None, "Named") if "Named" in query else (None,))
+    ]
+    await post(api, PUBLISH, first, None)  # stored: the rest are duplicates or rejections
+    served: list[bool] = []
+    original = DirectPublish.answer
+
+    async def counting(self: DirectPublish, *args: Any, **kwargs: Any) -> Any:
+        result = await original(self, *args, **kwargs)
+        served.append(result is not None)
+        return result
+
+    monkeypatch.setattr(DirectPublish, "answer", counting)
+    direct = [await post(api, *case) for case in cases]
+    assert any(served) and not all(served)
+
+    async def never(self: DirectPublish, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(DirectPublish, "answer", never)
+    reference = [await post(api, *case) for case in cases]
+    for case, mine, theirs in zip(cases, direct, reference, strict=True):
+        assert mine == theirs, case
+    assert direct[0][1]["data"]["publishNotice"]["duplicate"] is True
