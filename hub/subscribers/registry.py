@@ -139,6 +139,17 @@ async def rotate_credential(session: AsyncSession, *, municipality: str) -> str:
     return credential
 
 
+async def set_node_key(
+    session: AsyncSession, *, municipality: str, node_jwk: Mapping[str, Any]
+) -> None:
+    """Register (or replace: key rotation) the node's report key. Reports signed by the old key
+    are refused from the moment this commits; the node re-submits under the new one."""
+    _check_municipality(municipality)
+    jwk = _normalise_jwk(node_jwk)
+    if jwk is None or not await SubscriberRepository(session).set_node_jwk(municipality, jwk):
+        raise SubscriberError(f"{municipality} は未登録です / no subscriber {municipality}")
+
+
 async def set_suspended(
     session: AsyncSession, *, municipality: str, suspended: bool, now: datetime
 ) -> SubscriberInfo:

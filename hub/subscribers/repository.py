@@ -139,6 +139,15 @@ class SubscriberRepository:
         )
         return result.first() is not None
 
+    async def set_node_jwk(self, municipality: str, node_jwk: dict[str, str]) -> bool:
+        result = await self.session.execute(
+            sa.update(Subscriber)
+            .where(Subscriber.municipality == municipality)
+            .values(node_jwk=node_jwk)
+            .returning(Subscriber.municipality)
+        )
+        return result.first() is not None
+
     async def set_credential(self, municipality: str, credential_sha256: str) -> bool:
         result = await self.session.execute(
             sa.update(Subscriber)

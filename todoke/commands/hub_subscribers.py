@@ -21,6 +21,7 @@ from hub.subscribers.registry import (
     add_subscriber,
     list_subscribers,
     rotate_credential,
+    set_node_key,
     set_suspended,
 )
 
@@ -92,6 +93,26 @@ def rotate_subscriber_credential(municipality: str) -> None:
     click.echo(json.dumps({"municipality": municipality, "credential": credential}))
 
 
+@click.command("set-subscriber-node-key")
+@click.option("--municipality", required=True)
+@click.option(
+    "--node-public-key",
+    required=True,
+    help="The node's report key (todoke node report-key): JWK JSON, or a file with it",
+)
+def set_subscriber_node_key(municipality: str, node_public_key: str) -> None:
+    """Register or replace a node's report signing key (報告署名鍵の登録・更新)."""
+    jwk = _read_jwk(node_public_key)
+    if jwk is None:
+        raise click.UsageError("--node-public-key is required")
+
+    async def work(session: AsyncSession) -> None:
+        await set_node_key(session, municipality=municipality, node_jwk=jwk)
+
+    _run(work)
+    click.echo(f"{municipality}: 報告署名鍵を登録しました / report key registered")
+
+
 def _suspension(name: str, *, suspended: bool, help_text: str) -> click.Command:
     @click.command(name, help=help_text)
     @click.option("--municipality", required=True)
@@ -124,6 +145,7 @@ def list_subscribers_command() -> None:
 SUBSCRIBER_COMMANDS: tuple[click.Command, ...] = (
     add_subscriber_command,
     rotate_subscriber_credential,
+    set_subscriber_node_key,
     _suspension(
         "suspend-subscriber",
         suspended=True,

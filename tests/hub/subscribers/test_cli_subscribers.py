@@ -96,3 +96,25 @@ def test_node_public_key_inline_or_file_and_refusals(env: dict[str, str], tmp_pa
     unknown = hub(env, "suspend-subscriber", "--municipality", "13101")
     assert unknown.exit_code != 0 and "no subscriber" in unknown.output
     assert "23235" not in hub(env, "list-subscribers").output
+
+
+def test_a_node_key_is_registered_later_or_replaced_and_bad_input_changes_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A subscriber added before its node had a report key (or whose node rotated it) gets
+    the key with ``set-subscriber-node-key``."""
+    added = hub(env, "add-subscriber", "--municipality", "23235", "--name", "弥富市")
+    assert added.exit_code == 0, added.output
+    assert "23235  弥富市  [有効 active]  report key: none" in hub(env, "list-subscribers").output
+    key = json.dumps(public_jwk(CFA_KEY))
+    bad = hub(env, "set-subscriber-node-key", "--municipality", "23235",
+              "--node-public-key", '{"kty": "OKP", "crv": "Ed25519", "x": "short"}')  # fmt: skip
+    assert bad.exit_code != 0 and "JWK" in bad.output
+    unknown = hub(env, "set-subscriber-node-key", "--municipality", "13101",
+                  "--node-public-key", key)  # fmt: skip
+    assert unknown.exit_code != 0 and "no subscriber" in unknown.output
+    assert "report key: none" in hub(env, "list-subscribers").output
+    done = hub(env, "set-subscriber-node-key", "--municipality", "23235", "--node-public-key", key)
+    assert done.exit_code == 0, done.output
+    assert "report key registered" in done.output
+    assert "23235  弥富市  [有効 active]  report key: yes" in hub(env, "list-subscribers").output
