@@ -114,12 +114,14 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz(state: StateDep) -> JSONResponse:
-        tenants = state.workers.health() if state.workers is not None else {}
+        workers = state.workers
+        tenants = workers.health() if workers is not None else {}
+        scheduler = workers.scheduler_health() if workers is not None else "disabled"
         halted = any(
             status.startswith("halted") for entry in tenants.values() for status in entry.values()
         )
         return JSONResponse(
-            {"status": "degraded" if halted else "ok", "tenants": tenants},
+            {"status": "degraded" if halted else "ok", "scheduler": scheduler, "tenants": tenants},
             status_code=503 if halted else 200,
         )
 

@@ -235,6 +235,7 @@ class Workers:
             await self._http.aclose()
 
     def health(self) -> dict[str, dict[str, str]]:
+        """Per tenant, what each loop is doing (``/healthz``)."""
         return {
             code: {
                 "feed": entry.follower.status,
@@ -243,9 +244,18 @@ class Workers:
                     entry.subscription.state if entry.subscription is not None else "disabled"
                 ),
                 "inbox": entry.inbox.status if entry.inbox is not None else "disabled",
+                "reports": (
+                    self.reports.status.get(code, "waiting for the first run")
+                    if self.reports is not None
+                    else "disabled"
+                ),
             }
             for code, entry in self.tenants.items()
         }
+
+    def scheduler_health(self) -> str:
+        """The scheduler loop (every tenant's campaign phases, recurring notices, triggers)."""
+        return self.scheduler.status if self.scheduler is not None else "disabled"
 
 
 class SendWorkers:

@@ -73,11 +73,13 @@ async def test_the_running_node_relays_a_published_notice_to_matching_friends(
                 await wait_for("the notice to be sent", done)
                 health = api.get("/healthz")
                 assert health.status_code == 200
+                assert health.json()["scheduler"] == "running"
                 assert health.json()["tenants"][TENANT] == {
                     "feed": "running",
                     "dispatch": "running",
                     "subscription": "live",
                     "inbox": "running",
+                    "reports": "waiting for the first run",
                 }
             inboxes = [  # the notice only (each follow was also answered with a greeting)
                 sum(
@@ -104,7 +106,11 @@ async def test_the_status_api_needs_the_admin_token(
         assert (await node_http.get(path, headers=wrong)).status_code == 401
         assert (await node_http.get(path, headers=AUTH)).json() == []
     assert (await node_http.get("/api/tenants/13101/notices", headers=AUTH)).status_code == 404
-    assert (await node_http.get("/healthz")).json() == {"status": "ok", "tenants": {}}
+    assert (await node_http.get("/healthz")).json() == {
+        "status": "ok",
+        "scheduler": "disabled",
+        "tenants": {},
+    }
 
 
 async def test_rejections_are_listed_with_their_code(
