@@ -7,7 +7,8 @@
   ``{"faults": [queued…]}``;
 - profile: ``{"error_share": 0.1, "timeout_share": 0.05, "timeout_accepted_share": 0.5,
   "timeout_seconds": 15, "burst_429": {"every": 50, "length": 5}, "seed": 1,
-  "endpoints": ["multicast"]}`` (every key optional) — replaces the channel's profile and restarts
+  "endpoints": ["multicast"], "latency_seconds": 0.05}`` (every key optional; ``latency_seconds``
+  delays every normally answered call of those endpoints) — replaces the channel's profile and restarts
   its sequence and counters; answers the ``GET`` view.
 
 ``GET`` → ``{"faults": queue, "profile": profile or null, "judged_calls": n, "injected":
@@ -77,6 +78,7 @@ class FaultProfileIn(BaseModel):
     burst_429: BurstIn | None = None
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     endpoints: list[FaultEndpoint] = Field(default_factory=_multicast_only, min_length=1)
+    latency_seconds: float = Field(default=0.0, ge=0, le=10)
 
     @model_validator(mode="after")
     def _shares_fit(self) -> FaultProfileIn:
@@ -98,6 +100,7 @@ class FaultProfileIn(BaseModel):
             # No seed given: pick one and show it, so the run can be repeated.
             seed=self.seed if self.seed is not None else secrets.randbits(32),
             endpoints=tuple(dict.fromkeys(self.endpoints)),
+            latency_seconds=self.latency_seconds,
         )
 
 

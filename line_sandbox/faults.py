@@ -19,6 +19,10 @@ Two ways to inject, both set with ``POST /sandbox/channels/{name}/faults``:
   call ``n`` depends only on the seed and ``n``: the same seed and the same calls give the same
   faults. A queued fault, when one applies, goes first and consumes no draw.
 
+  ``latency_seconds`` delays every call of the profile's endpoints that is answered normally
+  (LINE's round trip from a data centre in Japan is tens of milliseconds, not loopback's one):
+  not a fault, not counted.
+
 The pipeline applies an ``Injection`` (``pipeline.py``). Rate-limited calls (429 from the limiter)
 never reach the faults and are not counted.
 """
@@ -61,6 +65,7 @@ class FaultProfile:
     burst_length: int = 0
     seed: int = 0
     endpoints: tuple[str, ...] = ("multicast",)
+    latency_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         burst = (
@@ -76,6 +81,7 @@ class FaultProfile:
             "burst_429": burst,
             "seed": self.seed,
             "endpoints": list(self.endpoints),
+            "latency_seconds": self.latency_seconds,
         }
 
 
@@ -131,6 +137,13 @@ class ChannelFaults:
         if injection is not None:
             self.injected[injection.kind] += 1
         return injection
+
+    def latency(self, endpoint: str) -> float:
+        """Seconds a normally answered call of ``endpoint`` waits first (the profile's)."""
+        profile = self.profile
+        if profile is None or endpoint not in profile.endpoints:
+            return 0.0
+        return profile.latency_seconds
 
     def _take_queued(self, endpoint: str) -> Injection | None:
         for fault in self.queue:

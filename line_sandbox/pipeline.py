@@ -189,6 +189,9 @@ async def _process(
     call = PendingCall(state, request, handler, raw, has_body, request_id, channel, retry_key)
     injection = channel.faults.draw(endpoint)
     if injection is None:
+        latency = channel.faults.latency(endpoint)
+        if latency > 0:
+            await asyncio.sleep(latency)
         return _settle(call)
     return await _process_injected(call, injection)
 

@@ -1,6 +1,9 @@
 """The inbox worker of one tenant: acts on stored webhook events, in order, exactly once.
 
-Per ``pending`` row, oldest first:
+One resident's rows are handled one after another, oldest first; different residents' rows side
+by side (at most ``CONCURRENCY`` at once), so a burst of follows — the day a city announces its
+account — is greeted while LINE's reply tokens are still valid (they expire about a minute
+after the event; ``bench/follow_burst.py``). Per ``pending`` row:
 1. (only for a usable registration code) ask LINE for a link token — harmless to repeat;
 2. one transaction: claim the row (``pending`` → ``replying``, conditional, so a second worker
    does nothing), apply the event's effects, store the reply with its reply token, drop a
@@ -10,8 +13,9 @@ Per ``pending`` row, oldest first:
 A crash after 2 leaves the row ``replying``: the effects are not applied again, the stored
 reply is sent again with the same reply token, and LINE accepts a reply token only once — so a
 reply that already went out is refused (400) and the row is closed; nothing is done twice.
-When LINE is unavailable (429, 5xx, timeout) the round stops so later events of the same
-resident never overtake earlier ones; after ``MAX_ATTEMPTS`` rounds the row is given up.
+When LINE is unavailable (429, 5xx, timeout) the round stops (every resident's chain before its
+next row) so later events of the same resident never overtake earlier ones; after
+``MAX_ATTEMPTS`` rounds the row is given up.
 
 Several node processes: on PostgreSQL a round holds a transaction-level advisory lock per
 tenant (``pg_try_advisory_xact_lock`` in a transaction of its own that stays open for the
@@ -44,7 +48,9 @@ from municipal_node.tenants.service import load_config
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-PAGE = 100
+PAGE = 200
+#: residents whose events are handled at the same time (each one's own events stay in order)
+CONCURRENCY = 16
 PURGE_EVERY = timedelta(hours=1)
 
 
@@ -70,7 +76,11 @@ class InboxWorker:
         clock: Clock,
         lookup: CodeLookup,
         timeout_seconds: float = 10.0,
+        concurrency: int = CONCURRENCY,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError("the inbox worker needs a concurrency of at least 1")
+        self._concurrency = concurrency
         self.tenant_code = tenant_code
         self._sessions = sessions
         self._sealer = sealer
@@ -114,14 +124,48 @@ class InboxWorker:
             try:
                 while True:
                     async with self._sessions() as session:
-                        ids = await repository.open_rows(session, self.tenant_code, limit=PAGE)
-                    if not ids:
+                        rows = await repository.open_rows(session, self.tenant_code, limit=PAGE)
+                    if not rows:
                         break
-                    for row_id in ids:
-                        await self._one(tenant, line, row_id, counts)
+                    await self._page(tenant, line, rows, counts)
             except _Blocked:
                 return InboxRound(counts["acted"], counts["replied"], counts["closed"], True)
         return InboxRound(counts["acted"], counts["replied"], counts["closed"], False)
+
+    async def _page(
+        self,
+        tenant: TenantConfig,
+        line: LineReplies,
+        rows: list[tuple[int, str | None]],
+        counts: dict[str, int],
+    ) -> None:
+        """Each resident's rows in order, residents side by side; ``_Blocked`` once every
+        chain has stopped when any of them found LINE unavailable."""
+        chains: dict[str, list[int]] = {}
+        for row_id, user_id in rows:
+            chains.setdefault(user_id or f"#{row_id}", []).append(row_id)
+        blocked = asyncio.Event()
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def chain(ids: list[int]) -> None:
+            async with slots:
+                for row_id in ids:
+                    if blocked.is_set():
+                        return
+                    try:
+                        await self._one(tenant, line, row_id, counts)
+                    except _Blocked:
+                        blocked.set()
+                        return
+
+        outcomes = await asyncio.gather(
+            *(chain(ids) for ids in chains.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        if blocked.is_set():
+            raise _Blocked
 
     async def _purge_spent(self) -> None:
         """At most hourly: forget expired link nonces and old code attempts."""

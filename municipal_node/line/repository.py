@@ -113,10 +113,12 @@ async def friendship(session: AsyncSession, tenant_code: str, user_id: str) -> b
 # --- inbox -------------------------------------------------------------------------------
 
 
-async def open_rows(session: AsyncSession, tenant_code: str, *, limit: int) -> list[int]:
-    """Ids of rows still to act on (``pending`` or ``replying``), oldest first."""
-    result = await session.scalars(
-        select(LineInboxEvent.id)
+async def open_rows(
+    session: AsyncSession, tenant_code: str, *, limit: int
+) -> list[tuple[int, str | None]]:
+    """(id, LINE user id) of rows still to act on (``pending`` or ``replying``), oldest first."""
+    result = await session.execute(
+        select(LineInboxEvent.id, LineInboxEvent.user_id)
         .where(
             LineInboxEvent.tenant_code == tenant_code,
             LineInboxEvent.state.in_((InboxState.PENDING, InboxState.REPLYING)),
@@ -124,7 +126,7 @@ async def open_rows(session: AsyncSession, tenant_code: str, *, limit: int) -> l
         .order_by(LineInboxEvent.id)
         .limit(limit)
     )
-    return list(result)
+    return [(row_id, user_id) for row_id, user_id in result]
 
 
 async def get_row(session: AsyncSession, tenant_code: str, row_id: int) -> LineInboxEvent | None:

@@ -108,6 +108,8 @@ def test_queued_fault_with_a_bad_status_is_422_and_queues_nothing(sandbox_server
         ({"endpoints": ["multicast", "narrowcast"]}, "endpoints.1"),
         ({"endpoints": []}, "endpoints"),
         ({"seed": -1}, "seed"),
+        ({"latency_seconds": -0.1}, "latency_seconds"),
+        ({"latency_seconds": 11}, "latency_seconds"),
         ({"error_rate": 0.1}, "error_rate"),
     ],
 )
@@ -150,6 +152,7 @@ def test_profile_defaults_are_shown_and_a_missing_seed_is_chosen_and_reported(
         "timeout_seconds": 15.0,
         "burst_429": None,
         "endpoints": ["multicast"],
+        "latency_seconds": 0.0,
     }
     assert isinstance(profile["seed"], int)
     assert view["injected"] == {
@@ -298,3 +301,19 @@ def test_timeout_kinds_split_by_the_accepted_share(sandbox_server: str) -> None:
     assert injected["timeout_accepted"] > 0 and injected["timeout_failed"] > 0
     assert results.count(200) == injected["timeout_accepted"]
     assert len(inbox(sandbox_server, user(3))) == injected["timeout_accepted"]
+
+
+def test_latency_delays_normal_answers_of_its_endpoints_only_and_is_not_a_fault(
+    sandbox_server: str,
+) -> None:
+    set_profile(sandbox_server, latency_seconds=0.3, endpoints=["multicast"], seed=1)
+    started = time.monotonic()
+    response = multicast(sandbox_server, [4])
+    assert (response.status_code, response.json()) == (200, {})
+    assert time.monotonic() - started >= 0.3
+    assert len(inbox(sandbox_server, user(4))) == 1
+    assert set(read_faults(sandbox_server)["injected"].values()) == {0}
+    set_profile(sandbox_server, latency_seconds=0.3, endpoints=["push"], seed=1)
+    started = time.monotonic()
+    assert multicast(sandbox_server, [4]).status_code == 200
+    assert time.monotonic() - started < 0.3

@@ -180,3 +180,30 @@ async def test_while_another_process_works_a_tenants_inbox_this_one_leaves_it_al
     worked = await fresh_worker(chat).run_once()
     assert (worked.acted, worked.replied) == (1, 1)
     assert (await chat.prefs(user)).topics == ("school",)
+
+
+async def test_residents_are_answered_side_by_side_and_each_ones_events_stay_in_order(
+    chat: Chat,
+) -> None:
+    """A follow burst must be greeted within the reply tokens' minute: different residents'
+    rows run side by side while each resident's own rows keep their order. With every reply
+    taking 1 s at LINE, all four residents' first replies are accepted before any second one
+    (one at a time, resident 0's would all come first), and the last tap decides."""
+    stop, resume = Postback(Action.STOP).data(), Postback(Action.RESUME).data()
+    taps = {chat.user(n): [stop, resume] if n % 2 else [resume, stop] for n in range(4)}
+    for user, sequence in taps.items():
+        for data in sequence:
+            chat.tap(user, data)
+    chat.http.post(
+        f"{chat.sandbox.url}/sandbox/channels/{CHANNEL}/faults",
+        json={"latency_seconds": 1.0, "endpoints": ["reply"], "seed": 1},
+    ).raise_for_status()
+    result = await chat.process()
+    assert (result.acted, result.replied, result.blocked) == (8, 8, False)
+    replies = {user: chat.inbox(user) for user in taps}
+    for n, (user, items) in enumerate(replies.items()):
+        assert [item["endpoint"] for item in items] == ["reply", "reply"]
+        assert (await chat.prefs(user)).stopped is (n % 2 == 0), user
+    first = [int(items[0]["message_ids"][0]) for items in replies.values()]
+    second = [int(items[1]["message_ids"][0]) for items in replies.values()]
+    assert max(first) < min(second), (first, second)
