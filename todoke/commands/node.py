@@ -7,6 +7,7 @@ import json
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.errors import ContractError
-from municipal_node.clock import SystemClock
+from municipal_node.clock import FileClock, SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import create_engine, session_factory, unit_of_work
 from municipal_node.db.migrate import upgrade_to_head
@@ -47,6 +48,15 @@ def load_settings() -> NodeSettings:
             for err in exc.errors(include_url=False)
         )
         raise click.ClickException(f"設定が不正です / invalid settings: {problems}") from exc
+
+
+def cli_now() -> datetime:
+    """Now, for a CLI command: the node's configured clock — the demo's simulated one when
+    ``TODOKE_NODE_CLOCK_FILE`` is set — so what the CLI records and schedules lines up with
+    what ``todoke node serve`` does on the same clock."""
+    settings = load_settings()
+    clock = SystemClock() if settings.clock_file is None else FileClock(settings.clock_file)
+    return clock.now()
 
 
 def run_db(
@@ -170,7 +180,7 @@ def add_tenant_command(
                 line_channel_secret=line_channel_secret,
                 line_access_token=line_channel_token,
                 line_api_base_url=line_api_base_url,
-                now=SystemClock().now(),
+                now=cli_now(),
                 hub_credential=hub_credential,
             )
 
@@ -203,7 +213,7 @@ def set_hub_credential_command(tenant_code: str, credential: str) -> None:
                 sealer=sealer,
                 code=tenant_code,
                 credential=credential,
-                now=SystemClock().now(),
+                now=cli_now(),
             )
 
     run_db(settings, work)
@@ -241,9 +251,7 @@ def pin_root_key_command(tenant_code: str, hub_root_keys: tuple[str, ...]) -> No
 
     async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
         async with unit_of_work(sessions) as session:
-            return await pin_root_keys(
-                session, code=tenant_code, keys=keys, now=SystemClock().now()
-            )
+            return await pin_root_keys(session, code=tenant_code, keys=keys, now=cli_now())
 
     _print_pins(tenant_code, run_db(settings, work))
 
@@ -259,7 +267,7 @@ def unpin_root_key_command(tenant_code: str, kid: str) -> None:
 
     async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
         async with unit_of_work(sessions) as session:
-            return await unpin_root_key(session, code=tenant_code, kid=kid, now=SystemClock().now())
+            return await unpin_root_key(session, code=tenant_code, kid=kid, now=cli_now())
 
     _print_pins(tenant_code, run_db(settings, work))
 

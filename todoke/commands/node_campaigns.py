@@ -19,7 +19,6 @@ from municipal_node.campaigns import repository, service
 from municipal_node.campaigns.models import CampaignPhaseName
 from municipal_node.campaigns.schemas import CampaignOut
 from municipal_node.campaigns.timing import parse_hhmm
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import unit_of_work
 from municipal_node.segments.ages import JST
@@ -144,7 +143,7 @@ def campaign_add(
             tenant=tenant,
             publisher=publisher,
             notice_id=notice_id,
-            now=SystemClock().now(),
+            now=node_cli.cli_now(),
             actor=ACTOR,
             options=service.CampaignOptions(
                 title=title,
@@ -242,7 +241,7 @@ def campaign_phase(
             change=service.PhaseChange(
                 send_at=when, enabled=enabled, text=text or None, alt_text=alt_text or None
             ),
-            now=SystemClock().now(),
+            now=node_cli.cli_now(),
             actor=ACTOR,
         )
         return await _out(session, tenant_code, campaign_id)
@@ -264,7 +263,7 @@ def campaign_cancel(tenant_code: str, campaign_id: int, reason: str) -> None:
             tenant_code=tenant_code,
             campaign_id=campaign_id,
             reason=reason,
-            now=SystemClock().now(),
+            now=node_cli.cli_now(),
             actor=ACTOR,
         )
         return f"キャンペーン {campaign_id} を中止しました / campaign {campaign_id} cancelled"
@@ -291,7 +290,7 @@ def campaign_baseline(tenant_code: str, campaign_id: int, rate: float | None, cl
             tenant_code=tenant_code,
             campaign_id=campaign_id,
             rate=None if clear else rate,
-            now=SystemClock().now(),
+            now=node_cli.cli_now(),
             actor=ACTOR,
         )
         shown = "なし" if clear or rate is None else f"{rate:.1%}"

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from municipal_node.clock import SystemClock, clock_from_settings
+from municipal_node.clock import clock_from_settings
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import create_engine, session_factory, unit_of_work
 from municipal_node.db.migrate import upgrade_to_head
@@ -23,7 +23,7 @@ from municipal_node.dispatch.worker import LineOptions
 from municipal_node.residents.service import UnknownTenantError
 from municipal_node.tenants import repository as tenant_repository
 from municipal_node.workers import SendWorkers
-from todoke.commands.node import _table, load_settings, run_db
+from todoke.commands.node import _table, cli_now, load_settings, run_db
 
 
 async def _known_tenant(session: AsyncSession, tenant_code: str) -> None:
@@ -96,7 +96,7 @@ def cancel_send(tenant_code: str, publisher: str, notice_id: str, reason: str) -
                 publisher=publisher,
                 notice_id=notice_id,
                 actor="cli",
-                now=SystemClock().now(),
+                now=cli_now(),
                 reason=reason,
             )
 

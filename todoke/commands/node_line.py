@@ -13,7 +13,6 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import todoke.commands.node as node_cli
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import unit_of_work
 from municipal_node.line.richmenu import Installed, RichMenuError, install
@@ -87,7 +86,7 @@ def issue_codes(
     settings = node_cli.load_settings()
 
     async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> tuple[Any, int]:
-        now = SystemClock().now()
+        now = node_cli.cli_now()
         async with unit_of_work(sessions) as session:
             tenant = await tenants.get(session, tenant_code)
             if tenant is None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.metadata import metadata
 from municipal_node.privacy.retention import PolicyResult, purge
 from municipal_node.privacy.rotation import DEFAULT_BATCH, ColumnResult, rotate_all
 from municipal_node.privacy.sealed_columns import unregistered_sealed_columns
+from todoke.commands.node import cli_now
 
 
 @click.command("rotate-key")
@@ -48,7 +48,7 @@ def rotate_key(batch_size: int) -> None:
             sessions,
             sealer=sealer,
             actor="cli",
-            now=SystemClock().now(),
+            now=cli_now(),
             batch_size=batch_size,
             on_batch=progress,
         )
@@ -94,9 +94,7 @@ def purge_command(dry_run: bool) -> None:
     async def work(
         sessions: async_sessionmaker[AsyncSession], sealer: Sealer
     ) -> list[PolicyResult]:
-        return await purge(
-            sessions, settings=settings, now=SystemClock().now(), actor="cli", dry_run=dry_run
-        )
+        return await purge(sessions, settings=settings, now=cli_now(), actor="cli", dry_run=dry_run)
 
     results = run_db(settings, work)
     click.echo("削除対象（試行） / would purge:" if dry_run else "削除しました / purged:")

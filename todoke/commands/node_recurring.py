@@ -24,7 +24,6 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import todoke.commands.node as node_cli
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import unit_of_work
 from municipal_node.recurring import repository as recurring_repository
@@ -98,7 +97,7 @@ def _when(occurrence: OccurrenceOut | None) -> str:
 
 async def _add(session: AsyncSession, tenant_code: str, data: RecurringRuleIn) -> str:
     await _require_tenant(session, tenant_code)
-    now = SystemClock().now()
+    now = node_cli.cli_now()
     rule = await recurring.create(session, tenant_code=tenant_code, data=data, actor=ACTOR, now=now)
     scheduled = await recurring.scheduled_occurrence(session, rule)
     shown = None if scheduled is None else OccurrenceOut.of(scheduled)
@@ -180,7 +179,7 @@ def recurring_set(tenant_code: str, rule_id: int, enabled: bool) -> None:
             rule_id=rule_id,
             enabled=enabled,
             actor=ACTOR,
-            now=SystemClock().now(),
+            now=node_cli.cli_now(),
         )
         state = "有効にしました / enabled" if rule.enabled else "停止しました / disabled"
         return f"定期通知 {rule.id} 「{rule.name}」を{state}"
@@ -217,7 +216,7 @@ def recurring_preview(
         "繰り返し",
     )
     try:
-        found = recurring.preview(data, now=SystemClock().now())
+        found = recurring.preview(data, now=node_cli.cli_now())
     except ApiError as exc:
         raise click.ClickException(exc.message) from exc
     for occurrence in found:
@@ -284,7 +283,7 @@ def trigger_set(
     async def work(session: AsyncSession) -> str:
         await _require_tenant(session, tenant_code)
         out = await triggers.set_trigger(
-            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=SystemClock().now()
+            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=node_cli.cli_now()
         )
         state = "有効 / on" if out.enabled else "停止 / off"
         return f"日付トリガー {out.trigger}（{out.label}）: {state}"

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.residents.csv_format import CsvIssue
 from municipal_node.residents.service import (
@@ -20,6 +19,7 @@ from municipal_node.residents.service import (
     ImportSummary,
     import_csv,
 )
+from todoke.commands.node import cli_now
 from todoke.commands.progress import ProgressBar
 
 PHASES = {"validate": "検証 / validating", "import": "取り込み / importing"}
@@ -74,7 +74,7 @@ def import_residents(
                 tenant_code=tenant_code,
                 path=csv_file,
                 actor="cli",
-                now=SystemClock().now(),
+                now=cli_now(),
                 skip_bad=skip_bad,
                 max_bad_share=share,
                 progress=bar,

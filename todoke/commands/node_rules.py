@@ -19,7 +19,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import todoke.commands.node as node_cli
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import unit_of_work
 from municipal_node.relay_rules import repository as rules_repository
@@ -120,7 +119,7 @@ def segment_add(tenant_code: str, name: str, description: str, file: Path) -> No
     async def work(session: AsyncSession, sealer: Sealer) -> str:
         await _require_tenant(session, tenant_code)
         segment = await segments_service.create(
-            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=SystemClock().now()
+            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=node_cli.cli_now()
         )
         return f"セグメントを保存しました / segment saved: id {segment.id} 「{segment.name}」"
 
@@ -164,7 +163,7 @@ def segment_count(
 
     async def work(session: AsyncSession, sealer: Sealer) -> str:
         await _require_tenant(session, tenant_code)
-        now = SystemClock().now()
+        now = node_cli.cli_now()
         on: date = on_day.date() if on_day is not None else jst_date(now)
         saved_id: int | None = None
         if unsaved is not None:
@@ -206,7 +205,7 @@ def template_add(tenant_code: str, file: Path) -> None:
     async def work(session: AsyncSession, sealer: Sealer) -> str:
         await _require_tenant(session, tenant_code)
         row = await rules_service.create_template(
-            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=SystemClock().now()
+            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=node_cli.cli_now()
         )
         return f"テンプレートを保存しました / template saved: id {row.id} 「{row.name}」"
 
@@ -246,7 +245,7 @@ def rule_add(tenant_code: str, file: Path) -> None:
         await _resolve_names(session, tenant_code, raw)
         data = parse(RuleIn, raw, "配信ルール")
         rule = await rules_service.create_rule(
-            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=SystemClock().now()
+            session, tenant_code=tenant_code, data=data, actor=ACTOR, now=node_cli.cli_now()
         )
         return f"配信ルールを保存しました / relay rule saved: id {rule.id} 「{rule.name}」"
 

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import todoke.commands.node as node_cli
 from municipal_node.api.auth import ALL_ROLES, Principal
-from municipal_node.clock import SystemClock
 from municipal_node.crypto import Sealer
 from municipal_node.db.engine import unit_of_work
 from municipal_node.settings import NodeSettings
@@ -91,7 +90,7 @@ def add_staff(
                 password=password,
                 role=role,
                 by=CLI,
-                now=SystemClock().now(),
+                now=node_cli.cli_now(),
             )
 
     view = _run(settings, work)
@@ -112,7 +111,7 @@ def list_staff(tenant_code: str) -> None:
     if not views:
         click.echo("職員はいません / no staff")
         return
-    now = SystemClock().now()
+    now = node_cli.cli_now()
     rows = [
         [
             view.username,
@@ -142,7 +141,7 @@ def set_staff_role(tenant_code: str, username: str, role: str) -> None:
                 username=username,
                 role=role,
                 by=CLI,
-                now=SystemClock().now(),
+                now=node_cli.cli_now(),
             )
 
     view = _run(settings, work)
@@ -161,7 +160,7 @@ def _set_active(username: str, active: bool) -> bool:
     async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> Any:
         async with unit_of_work(sessions) as session:
             return await service.set_account_active(
-                session, username=username, active=active, by=CLI, now=SystemClock().now()
+                session, username=username, active=active, by=CLI, now=node_cli.cli_now()
             )
 
     return bool(_run(settings, work))
@@ -206,7 +205,7 @@ def reset_staff_password(tenant_code: str, username: str, password_stdin: bool) 
                 username=name,
                 password=password,
                 by=CLI,
-                now=SystemClock().now(),
+                now=node_cli.cli_now(),
             )
 
     _run(settings, work)
@@ -223,7 +222,7 @@ def remove_staff(tenant_code: str, username: str) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession], sealer: Sealer) -> None:
         async with unit_of_work(sessions) as session:
             await service.remove_from_tenant(
-                session, tenant_code=tenant_code, username=username, by=CLI, now=SystemClock().now()
+                session, tenant_code=tenant_code, username=username, by=CLI, now=node_cli.cli_now()
             )
 
     _run(settings, work)

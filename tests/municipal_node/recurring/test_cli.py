@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from municipal_node.scheduler.models import ScheduledTask
 from tests.municipal_node.conftest import ENCRYPTION_KEY, Node
 from todoke.commands.node import node_group
+from todoke.demo.campaign import write_clock
 
 RULE = """\
 name: ひとり親 月刊お知らせ
@@ -95,3 +97,27 @@ async def test_triggers_are_switched_on_and_listed(node: Node, env: dict[str, st
     assert "checkup_3y" in listed.output and "3歳児健診のご案内" in listed.output
     bad = await run(env, "trigger-set", "--tenant", "23235", "--trigger", "checkup_9y")
     assert bad.exit_code == 1 and "unknown trigger" in bad.output
+
+
+async def test_with_a_simulated_clock_the_cli_schedules_on_it_as_node_serve_would(
+    node: Node, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The demo runs every service on one simulated clock (TODOKE_NODE_CLOCK_FILE); a CLI
+    command on the real clock would schedule the daily trigger run for today's real date."""
+    await node.add_tenant()
+    clock = tmp_path / "clock.json"
+    write_clock(clock, datetime(2027, 1, 20, 3, 0, tzinfo=UTC))  # 12:00 JST, after 09:00
+    simulated = {**env, "TODOKE_NODE_CLOCK_FILE": str(clock)}
+    switched = await run(simulated, "trigger-set", "--tenant", "23235", "--trigger", "checkup_4m")
+    assert switched.exit_code == 0, switched.output
+    async with node.sessions() as session:
+        due = list(
+            await session.execute(
+                select(ScheduledTask.key, ScheduledTask.due_at).where(
+                    ScheduledTask.kind == "triggers_daily"
+                )
+            )
+        )
+    assert [(key, at.astimezone(UTC)) for key, at in due] == [
+        ("triggers_daily:2027-01-21", datetime(2027, 1, 21, 0, 0, tzinfo=UTC))  # 09:00 JST
+    ]
