@@ -17,12 +17,20 @@
   ``liff.isLoggedIn``, ``liff.getIDToken``, ``liff.getDecodedIDToken``, ``liff.isInClient``,
   ``liff.closeWindow``, ``liff.getLanguage``, ``liff.getOS``). Point the node's
   ``TODOKE_NODE_LIFF_SDK_URL`` at it.
+- LIFF URLs, as LINE has them: ``https://liff.line.me/{liffId}[/path][?query]`` opens the LIFF
+  app's endpoint URL with ``/path`` and the query appended, in the LIFF browser, logged in as the
+  resident whose LINE app opened it. ``GET /liff-url/{liffId}[/path]`` is the sandbox's stand-in
+  for ``https://liff.line.me`` (point the node's ``TODOKE_NODE_LIFF_URL_BASE`` at
+  ``<sandbox>/liff-url``): it knows the resident from the ``sandbox_line_user`` cookie their
+  (simulated) LINE app set, else it opens the endpoint logged out. Unknown LIFF ID → 404.
+  Logged in means: a fresh ID token travels in the URL fragment
+  (``#sandbox_id_token=…&sandbox_in_client=1``, kept across redirects by the browser, never sent
+  to a server) and the sandbox SDK picks it up in ``liff.init``.
 - ``GET /sandbox/liff/open/{name}/{user_id}?url=…``: the simulated resident's LINE app opens a
-  URI action. When the URL's origin is the origin of one of the channel's LIFF apps, the
-  resident is logged in: a fresh ID token travels in the URL fragment
-  (``#sandbox_id_token=…&sandbox_in_client=1``, kept across redirects by the browser, never
-  sent to a server) and the sandbox SDK picks it up in ``liff.init``. Other URLs open as they
-  are (302). The chat page's buttons go through it.
+  URI action (the chat page's buttons go through it) and remembers who they are (cookie). A LIFF
+  URL opens its app logged in; any other URL opens as it is (302), also one on a LIFF app's own
+  host: like LINE, only a LIFF URL starts a LIFF session (a redirect *to* a LIFF URL, e.g. the
+  node's click counter, reaches ``/liff-url`` with the cookie).
 
 The signing key is made when the sandbox starts: tokens of an earlier run are "Invalid IdToken.".
 """
@@ -61,6 +69,11 @@ LOGIN_CHANNEL_RE = re.compile(r"[0-9]{10}")
 FRAGMENT_TOKEN = "sandbox_id_token"  # noqa: S105 (a URL fragment key)
 FRAGMENT_IN_CLIENT = "sandbox_in_client"
 SDK_PATH = "/liff/edge/2/sdk.js"
+#: the sandbox's ``https://liff.line.me``
+LIFF_URL_PATH = "/liff-url"
+LINE_LIFF_ORIGIN = "https://liff.line.me"
+#: who the simulated LINE app belongs to (``channel:userId``), set by ``/sandbox/liff/open``
+USER_COOKIE = "sandbox_line_user"
 MAX_FORM_BYTES = 16 * 1024
 
 
@@ -152,14 +165,34 @@ class LiffStore:
             return None
         return claims if isinstance(claims, dict) else None
 
-    def app_for_url(self, channel: str, url: str) -> LiffApp | None:
-        origin = _origin(url)
-        if origin is None:
-            return None
-        for app in self.apps.values():
-            if app.channel == channel and _origin(app.endpoint_url) == origin:
-                return app
+
+def parse_liff_url(url: str, sandbox_base: str) -> tuple[str, str, str] | None:
+    """(LIFF ID, extra path, query) when ``url`` is a LIFF URL — LINE's or this sandbox's
+    ``/liff-url`` — else None."""
+    parts = urlsplit(url)
+    origin = _origin(url)
+    if origin == LINE_LIFF_ORIGIN:
+        rest = parts.path
+    elif (
+        origin is not None
+        and origin == _origin(sandbox_base)
+        and (parts.path.startswith(LIFF_URL_PATH + "/"))
+    ):
+        rest = parts.path[len(LIFF_URL_PATH) :]
+    else:
         return None
+    liff_id, _, extra = rest.lstrip("/").partition("/")
+    if not LIFF_ID_RE.fullmatch(liff_id):
+        return None
+    return liff_id, extra, parts.query
+
+
+def endpoint_for(app: LiffApp, extra: str, query: str) -> str:
+    """Where a LIFF URL leads: the endpoint URL, the extra path and the query appended."""
+    url = f"{app.endpoint_url.rstrip('/')}/{extra}" if extra else app.endpoint_url
+    if query:
+        url += ("&" if "?" in url else "?") + query
+    return url
 
 
 def _store(request: Request) -> LiffStore:
@@ -362,18 +395,14 @@ def build_router() -> APIRouter:
         )
         return {"id_token": token, "claims": claims}
 
-    @router.get("/sandbox/liff/open/{name}/{user_id}")
-    async def open_uri(name: str, user_id: str, url: str, request: Request) -> Response:
-        state = _state(request)
-        channel = get_channel(state, name)
-        index = resolve_users(channel, [user_id], everyone=False)[0]
-        if _origin(url) is None:
-            raise AdminError(400, "bad_url", "url must be an http(s) URL")
+    def logged_in(
+        request: Request, channel: Channel, index: int, app: LiffApp, url: str
+    ) -> Response:
+        """302 to ``url`` with a fresh ID token of the resident in the fragment."""
         store = _store(request)
-        app = store.app_for_url(channel.name, url)
-        if app is None:
-            return RedirectResponse(url, status_code=302)
-        token, _ = issue_token(state, store, channel, index, login_channel_id=app.login_channel_id)
+        token, _ = issue_token(
+            _state(request), store, channel, index, login_channel_id=app.login_channel_id
+        )
         base, _, fragment = url.partition("#")
         extra = urlencode({FRAGMENT_TOKEN: token, FRAGMENT_IN_CLIENT: "1"})
         return RedirectResponse(
@@ -381,6 +410,56 @@ def build_router() -> APIRouter:
             status_code=302,
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
+
+    def known_app(request: Request, liff_id: str) -> LiffApp:
+        app = _store(request).apps.get(liff_id)
+        if app is None:
+            raise AdminError(404, "unknown_liff_app", f"no LIFF app {liff_id}")
+        return app
+
+    @router.get("/sandbox/liff/open/{name}/{user_id}")
+    async def open_uri(name: str, user_id: str, url: str, request: Request) -> Response:
+        state = _state(request)
+        channel = get_channel(state, name)
+        index = resolve_users(channel, [user_id], everyone=False)[0]
+        if _origin(url) is None:
+            raise AdminError(400, "bad_url", "url must be an http(s) URL")
+        parsed = parse_liff_url(url, str(request.base_url))
+        if parsed is not None:
+            app = known_app(request, parsed[0])
+            response = (
+                logged_in(request, channel, index, app, endpoint_for(app, *parsed[1:]))
+                if app.channel == channel.name
+                else RedirectResponse(endpoint_for(app, *parsed[1:]), status_code=302)
+            )
+        else:
+            response = RedirectResponse(url, status_code=302)
+        response.set_cookie(
+            USER_COOKIE, f"{channel.name}:{user_id}", httponly=True, samesite="lax", path="/"
+        )
+        return response
+
+    async def liff_url(liff_id: str, extra: str, request: Request) -> Response:
+        app = known_app(request, liff_id)
+        target = endpoint_for(app, extra, request.url.query)
+        channel_name, _, user_id = request.cookies.get(USER_COOKIE, "").partition(":")
+        if channel_name == app.channel:
+            channel = get_channel(_state(request), channel_name)
+            try:
+                index = resolve_users(channel, [user_id], everyone=False)[0]
+            except AdminError:
+                pass  # not one of the channel's residents: open logged out
+            else:
+                return logged_in(request, channel, index, app, target)
+        return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
+
+    @router.get(LIFF_URL_PATH + "/{liff_id}", include_in_schema=False)
+    async def liff_url_root(liff_id: str, request: Request) -> Response:
+        return await liff_url(liff_id, "", request)
+
+    @router.get(LIFF_URL_PATH + "/{liff_id}/{extra:path}", include_in_schema=False)
+    async def liff_url_path(liff_id: str, extra: str, request: Request) -> Response:
+        return await liff_url(liff_id, extra, request)
 
     @router.post("/oauth2/v2.1/verify", include_in_schema=False)
     async def verify(request: Request) -> JSONResponse:

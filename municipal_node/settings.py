@@ -146,6 +146,13 @@ class NodeSettings(BaseSettings):
         description="where the application page loads the LIFF SDK from (the LINE sandbox "
         "serves one at <sandbox>/liff/edge/2/sdk.js)",
     )
+    liff_url_base: str = Field(
+        default="https://liff.line.me",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="LIFF URLs the click counter sends residents to: "
+        "<base>/<LIFF ID>/campaigns/<id> opens the form in LINE's LIFF browser, logged in "
+        "(the LINE sandbox serves them at <sandbox>/liff-url)",
+    )
     liff_verify_timeout_seconds: float = Field(
         default=10.0, gt=0, description="timeout of LINE Login's ID token verification"
     )

@@ -2,7 +2,8 @@
 
 One tap adds 1 to ``phase_clicks`` of (campaign, phase) in one atomic statement (INSERT … ON
 CONFLICT DO UPDATE SET clicks = clicks + 1, so concurrent taps are never lost), then answers
-302 to the campaign's application page. Nothing about the resident is read or kept: no cookie,
+302 to the campaign's form: its LIFF URL when the tenant has a LIFF app (LINE opens it in the
+LIFF browser, logged in), else the page itself. Nothing about the resident is read or kept: no cookie,
 no user id, no log line with the client's address. Unknown tenant, campaign (or one of another
 tenant) or phase → 404 with a Japanese page; nothing is counted.
 """
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from municipal_node.api.deps import SessionDep, StateDep
-from municipal_node.campaigns.links import application_url
+from municipal_node.campaigns.links import application_url, liff_url
 from municipal_node.campaigns.models import Campaign, CampaignPhaseName
 from municipal_node.kpis.counters import count_click
 from municipal_node.tenants import repository as tenants
@@ -53,9 +54,10 @@ async def click(
         now=state.clock.now(),
     )
     base = tenant.public_base_url or ""
-    target = (
-        application_url(base, tenant_code, int(campaign))
-        if base
-        else f"/liff/{tenant_code}/campaigns/{int(campaign)}"
-    )
+    if tenant.liff_id:
+        target = liff_url(state.settings.liff_url_base, tenant.liff_id, int(campaign))
+    elif base:
+        target = application_url(base, tenant_code, int(campaign))
+    else:
+        target = f"/liff/{tenant_code}/campaigns/{int(campaign)}"
     return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})

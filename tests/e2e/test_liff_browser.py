@@ -1,6 +1,7 @@
 """The LIFF application form in a real browser: sandbox and node as real processes, the node's
 page loading the sandbox's LIFF SDK, a simulated resident opening the campaign's button from
-their LINE app (the click counter's redirect, then the form), applying, and getting a receipt."""
+their LINE app (the click counter's redirect to the form's LIFF URL, which LINE — here the
+sandbox's /liff-url — opens logged in), applying, and getting a receipt."""
 
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ def test_resident_applies_from_line_and_gets_a_receipt(tmp_path: Path, database_
             "TODOKE_NODE_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "TODOKE_NODE_ADMIN_TOKEN": "liff-admin",
             "TODOKE_NODE_LIFF_SDK_URL": f"{sandbox.url}/liff/edge/2/sdk.js",
+            "TODOKE_NODE_LIFF_URL_BASE": f"{sandbox.url}/liff-url",
             "TODOKE_NODE_SUBSCRIBE": "false",
             "TODOKE_NODE_POLL_INTERVAL_SECONDS": "60",
         }
@@ -98,9 +100,13 @@ def test_resident_applies_from_line_and_gets_a_receipt(tmp_path: Path, database_
             env=env,
         )  # fmt: skip
         page_url = f"{node.url}/liff/{TENANT}/campaigns/{campaign_id}"
-        httpx.post(
+        httpx.post(  # the endpoint URL `set-liff` names; LIFF URLs append /campaigns/{id}
             f"{sandbox.url}/sandbox/channels/{CHANNEL}/liff-apps",
-            json={"liff_id": LIFF_ID, "login_channel_id": LOGIN, "endpoint_url": page_url},
+            json={
+                "liff_id": LIFF_ID,
+                "login_channel_id": LOGIN,
+                "endpoint_url": f"{node.url}/liff/{TENANT}",
+            },
         ).raise_for_status()
         user = simulated_user_id(CHANNEL, 1)
         button = f"{node.url}/c/{TENANT}/{campaign_id}/open"  # what the open phase's button links
@@ -148,9 +154,13 @@ def test_resident_applies_from_line_and_gets_a_receipt(tmp_path: Path, database_
                     text("SELECT count(*) FROM applications WHERE campaign_id = :c"),
                     {"c": campaign_id},
                 ).scalar_one()
+                clicks = connection.execute(
+                    text("SELECT clicks FROM phase_clicks WHERE campaign_id = :c"),
+                    {"c": campaign_id},
+                ).scalar_one()
         finally:
             engine.dispose()
-        assert count == 1
+        assert (count, clicks) == (1, 2)  # two taps on the button, one application
     finally:
         if node is not None:
             node.stop()

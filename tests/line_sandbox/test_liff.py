@@ -173,28 +173,62 @@ def test_sdk_is_served_as_javascript(sandbox_server: str) -> None:
         assert f"{name}:" in response.text
 
 
-def test_opening_a_liff_url_logs_the_resident_in(sandbox_server: str) -> None:
-    register_app(sandbox_server)
-    target = "https://node.example.lg.jp/c/23235/1/open"
-    response = http().get(
-        f"{sandbox_server}/sandbox/liff/open/{CHANNEL}/{user(1)}?url={quote(target, safe='')}"
-    )
-    assert response.status_code == 302
-    location = response.headers["location"]
-    assert location.startswith(target + "#")
+def _token_of(location: str) -> str:
     fragment = parse_qs(urlsplit(location).fragment)
     assert fragment["sandbox_in_client"] == ["1"]
-    token = fragment["sandbox_id_token"][0]
-    claims = verify(sandbox_server, id_token=token, client_id=LOGIN).json()
+    return fragment["sandbox_id_token"][0]
+
+
+def test_opening_a_liff_url_logs_the_resident_in(sandbox_server: str) -> None:
+    register_app(sandbox_server, endpoint="https://node.example.lg.jp/liff/23235")
+    opener = f"{sandbox_server}/sandbox/liff/open/{CHANNEL}/{user(1)}?url="
+    phone = httpx.Client(timeout=30)  # its own cookie jar: the LINE app's cookie stays here
+    liff_url = f"https://liff.line.me/{LIFF_ID}/campaigns/1?from=open"
+    response = phone.get(opener + quote(liff_url, safe=""))
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith("https://node.example.lg.jp/liff/23235/campaigns/1?from=open#")
+    claims = verify(sandbox_server, id_token=_token_of(location), client_id=LOGIN).json()
     assert claims["sub"] == user(1)
 
+    # like LINE: a URL on the LIFF app's own host is not a LIFF launch (no token)
+    own_host = "https://node.example.lg.jp/c/23235/1/open"
+    response = phone.get(opener + quote(own_host, safe=""))
+    assert (response.status_code, response.headers["location"]) == (302, own_host)
     other = "https://example.com/page"
-    response = http().get(
-        f"{sandbox_server}/sandbox/liff/open/{CHANNEL}/{user(1)}?url={quote(other, safe='')}"
-    )
-    assert response.status_code == 302
-    assert response.headers["location"] == other
-    response = http().get(
+    response = phone.get(opener + quote(other, safe=""))
+    assert (response.status_code, response.headers["location"]) == (302, other)
+    response = phone.get(
         f"{sandbox_server}/sandbox/liff/open/{CHANNEL}/{'U' + 'f' * 32}?url={quote(other)}"
     )
     assert response.status_code == 404
+    unknown = f"https://liff.line.me/{LOGIN}-Unknown0/x"
+    assert phone.get(opener + quote(unknown, safe="")).status_code == 404
+    phone.close()
+
+
+def test_the_sandbox_liff_url_knows_the_resident_from_their_line_app(sandbox_server: str) -> None:
+    """A button's click counter redirects to the LIFF URL: the resident's LINE app (cookie set
+    when it opened the button) logs them in there; a browser outside LINE opens it logged out."""
+    register_app(sandbox_server, endpoint="https://node.example.lg.jp/liff/23235")
+    sandbox_liff = f"{sandbox_server}/liff-url/{LIFF_ID}/campaigns/7"
+    with httpx.Client(timeout=30) as phone:
+        opened = phone.get(
+            f"{sandbox_server}/sandbox/liff/open/{CHANNEL}/{user(2)}"
+            f"?url={quote('https://node.example.lg.jp/c/23235/7/open', safe='')}"
+        )
+        assert opened.status_code == 302
+        response = phone.get(sandbox_liff)
+        assert response.status_code == 302
+        location = response.headers["location"]
+        assert location.startswith("https://node.example.lg.jp/liff/23235/campaigns/7#")
+        claims = verify(sandbox_server, id_token=_token_of(location), client_id=LOGIN).json()
+        assert claims["sub"] == user(2)
+    with httpx.Client(timeout=30) as browser:  # no LINE app: no cookie
+        outside = browser.get(sandbox_liff)
+    assert (outside.status_code, outside.headers["location"]) == (
+        302,
+        "https://node.example.lg.jp/liff/23235/campaigns/7",
+    )
+    with httpx.Client(timeout=30) as browser:
+        assert browser.get(f"{sandbox_server}/liff-url/{LOGIN}-Unknown0").status_code == 404

@@ -80,6 +80,13 @@ def set_liff_command(
         ("public_base_url", "公開URL / public URL"),
     ):
         click.echo(f"  {label}: {values[key] or '未設定 / not set'}")
+    if values["public_base_url"]:
+        from municipal_node.campaigns.links import endpoint_url
+
+        click.echo(
+            "  LINE Developers コンソールに登録するエンドポイントURL / endpoint URL to register "
+            f"for the LIFF app: {endpoint_url(values['public_base_url'], tenant_code)}"
+        )
 
 
 @click.command("import-applicants")

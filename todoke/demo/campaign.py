@@ -329,11 +329,18 @@ class CampaignScenario:
         return match.group(1)
 
     def tap(self, url: str) -> str:
-        """GET the button's URL (through the "proxy"); the application page it leads to."""
+        """GET the button's URL (through the "proxy"): the click counter's 302 to the form's
+        LIFF URL, which LINE (the sandbox's ``/liff-url``) opens; the application page."""
         answer = self.public.get(url.removeprefix(PUBLIC_BASE_URL))
-        target = str(answer.headers.get("location", ""))
-        if answer.status_code != 302 or not target.startswith(f"{PUBLIC_BASE_URL}/liff/"):
-            raise CampaignDemoError(f"click {url}: {answer.status_code} {answer.text[:200]}")
+        liff = str(answer.headers.get("location", ""))
+        if answer.status_code != 302 or not liff.startswith(f"{self.ctx.sandbox.url}/liff-url/"):
+            raise CampaignDemoError(
+                f"click {url}: {answer.status_code} {liff or answer.text[:200]}"
+            )
+        opened = self.sandbox.get(liff.removeprefix(self.ctx.sandbox.url))
+        target = str(opened.headers.get("location", ""))
+        if opened.status_code != 302 or not target.startswith(f"{PUBLIC_BASE_URL}/liff/"):
+            raise CampaignDemoError(f"LIFF URL {liff}: {opened.status_code} {opened.text[:200]}")
         return target
 
     def apply_online(self, user_id: str, page: str) -> None:

@@ -295,6 +295,8 @@ def run_demo(options: DemoOptions) -> None:
         demo.make_keys()
         demo.register_publishers()
         sandbox = demo.start("sandbox", ["sandbox", "serve"], demo.sandbox_env)
+        # the campaign buttons' LIFF URLs: the sandbox stands in for https://liff.line.me
+        demo.node_env["TODOKE_NODE_LIFF_URL_BASE"] = f"{sandbox.url}/liff-url"
         hub = demo.start("hub", ["hub", "serve"], demo.hub_env)
         demo.register_tenant(hub, sandbox)
         population = demo.import_population()

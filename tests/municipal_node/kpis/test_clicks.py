@@ -61,6 +61,26 @@ async def test_a_tap_counts_and_redirects_to_the_application_page(
     assert await _clicks(node) == {(campaign_id, "open"): 3, (campaign_id, "reminder"): 1}
 
 
+async def test_with_a_liff_app_a_tap_leads_to_the_forms_liff_url(
+    node: Node, node_http: httpx.AsyncClient
+) -> None:
+    """LINE opens a LIFF app logged in, in its LIFF browser, only from a LIFF URL."""
+    await node.add_tenant()
+    campaign_id = await _campaign(node, TENANT)
+    async with unit_of_work(node.sessions) as session:
+        tenant = await session.get(Tenant, TENANT)
+        assert tenant is not None
+        tenant.public_base_url = "https://todoke.example.lg.jp"
+        tenant.liff_id = "1655000000-AbCdEfGh"
+        tenant.login_channel_id = "1655000000"
+    response = await node_http.get(f"/c/{TENANT}/{campaign_id}/open")
+    assert response.status_code == 302
+    assert response.headers["location"] == (
+        f"https://liff.line.me/1655000000-AbCdEfGh/campaigns/{campaign_id}"
+    )
+    assert await _clicks(node) == {(campaign_id, "open"): 1}
+
+
 async def test_unknown_and_foreign_links_are_404_and_count_nothing(
     node: Node, node_http: httpx.AsyncClient
 ) -> None:
