@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 PAGE = 200
-#: residents whose events are handled at the same time (each one's own events stay in order)
-CONCURRENCY = 16
+#: residents whose events are handled at the same time (each one's own events stay in order);
+#: more outruns the database pool for no gain (bench/follow_burst.py, docs/BENCHMARKS.md)
+CONCURRENCY = 8
 PURGE_EVERY = timedelta(hours=1)
 
 
