@@ -81,9 +81,12 @@ async def _cancel(
     actor: str,
     now: datetime,
     reason: str,
+    update: Notice | None = None,
 ) -> tuple[bool, int]:
     """(anything was cancelled, batches cancelled). The notice's campaign, if any, stops too:
-    its phases not yet sent never will be."""
+    its phases not yet sent never will be — unless ``update`` (the ``Update`` superseding the
+    notice) has an open application window: then the campaign continues on it
+    (``campaigns.succession``)."""
     active = [
         job
         for job in await repository.jobs_of_notice(session, tenant_code, publisher, notice_id)
@@ -106,12 +109,25 @@ async def _cancel(
     # imported here: campaigns pull in the LINE SDK, which the feed follower and CLI commands
     # that import this module never need otherwise (~0.8 s of start-up per process)
     from municipal_node.campaigns.service import cancel_for_notice  # noqa: PLC0415
+    from municipal_node.campaigns.succession import continue_for_update  # noqa: PLC0415
 
-    campaign_stopped = await cancel_for_notice(
+    continued = (
+        None
+        if update is None
+        else await continue_for_update(
+            session,
+            tenant_code=tenant_code,
+            publisher=publisher,
+            superseded_notice_id=notice_id,
+            update=update,
+            now=now,
+        )  # fmt: skip
+    )
+    campaign_stopped = continued is None and await cancel_for_notice(
         session, tenant_code=tenant_code, publisher=publisher, notice_id=notice_id, now=now,
         reason=reason, actor=actor,
     )  # fmt: skip
-    if not active and not notice_moved and not campaign_stopped:
+    if not active and not notice_moved and not campaign_stopped and continued is None:
         return False, 0
     await audit.record(
         session, tenant_code=tenant_code, actor=actor, action="send.cancel", at=now,
@@ -195,6 +211,7 @@ async def apply_hub_supersession(
         _, count = await _cancel(
             session, tenant_code=tenant_code, publisher=publisher, notice_id=notice_id,
             actor="hub", now=now, reason=reason[:MAX_REASON],
+            update=notice if notice.msg_type is MsgType.UPDATE else None,
         )  # fmt: skip
         total += count
     return total

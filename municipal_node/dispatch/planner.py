@@ -31,6 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from municipal_node.audit import repository as audit
+from municipal_node.campaigns import repository as campaigns
+from municipal_node.campaigns.models import CampaignState
 from municipal_node.campaigns.service import create_from_notice, window_of
 from municipal_node.clock import Clock
 from municipal_node.crypto import Sealer
@@ -118,7 +120,12 @@ async def create_job(
         reason = f"配信ルールの設定に誤りがあります / the relay rule is broken: {exc}"
     if plan is None and state == JobState.PLANNING:
         state, reason = JobState.SKIPPED, NOT_MATCHED_REASON
-    if plan is not None and plan.campaign and window_of(notice) is not None:
+    # an Update whose campaign continued on it (campaigns.succession) is that campaign's now
+    continued = await campaigns.for_notice(session, tenant.code, stored.publisher, stored.notice_id)
+    if continued is not None and continued.state == CampaignState.ACTIVE:
+        state, plan = JobState.SKIPPED, None
+        reason = CAMPAIGN_REASON.format(campaign_id=continued.id)
+    elif plan is not None and plan.campaign and window_of(notice) is not None:
         campaign_id = await create_from_notice(
             session, tenant=tenant, stored=stored, plan=plan, now=now
         )

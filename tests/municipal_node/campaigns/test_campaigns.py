@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from municipal_node.campaigns.links import click_url
+from municipal_node.clock import FixedClock
 from tests.municipal_node.campaigns.conftest import (
     CLOSES,
     OPENS,
@@ -23,6 +24,7 @@ from tests.municipal_node.campaigns.conftest import (
     window_notice,
 )
 from tests.municipal_node.dispatch.conftest import Rig
+from tests.municipal_node.dispatch.successors import successor
 from tests.municipal_node.dispatch.test_dispatch import population
 from tests.municipal_node.helpers import TENANT
 
@@ -178,3 +180,82 @@ async def test_phases_of_a_campaign_under_an_approval_rule_wait_for_approval(
     assert (jobs["preview"].approval, jobs["preview"].state) == ("approval", "held")
     assert jobs["preview"].rule_id == rule.json()["id"]
     assert not any("（予告）" in t for t in await texts_of(rig, 0))  # nothing before approval
+
+
+async def test_an_update_extending_the_deadline_continues_the_campaign_and_its_applicants(
+    rig: Rig, tmp_path: Path, hub_clock: FixedClock
+) -> None:
+    """The ministry extends the deadline by an Update after the form opened: the campaign (its
+    id, buttons, applications) moves onto the Update, the preview and opening already sent stay
+    sent, the reminder moves to 7 days before the new closing with the new date — and it still
+    skips everyone who applied under the first revision."""
+    notice = await _ready(rig, tmp_path)
+    campaign = await _create(rig, notice)
+    campaign_id = campaign["id"]
+    scheduler, clock = scheduler_of(rig), rig.node.clock
+    for moment in (OPENS - timedelta(days=7), OPENS):
+        clock.set(moment)
+        assert await scheduler.run_once(TENANT) == 1
+        await rig.dispatcher().run_once()
+    await apply(rig, campaign_id, user_index=3)
+    await apply(rig, campaign_id, resident_id="R004")
+
+    new_closes = CLOSES + timedelta(days=14)  # 2026-05-25 09:00 JST
+    update = successor(
+        notice,
+        "Update",
+        action={**notice["action"], "closes": new_closes.isoformat().replace("+00:00", "Z")},
+        content={"ja": {"headline": "現況届の提出期限を延長しました", "body": "5月25日まで"}},
+        expires=(new_closes + timedelta(days=30)).isoformat().replace("+00:00", "Z"),
+    )
+    clock.set(OPENS + timedelta(days=1))
+    hub_clock.set(OPENS + timedelta(days=1))
+    await rig.relay(update)
+    await rig.dispatcher().run_once()
+
+    continued = (await rig.api("GET", f"/campaigns/{campaign_id}")).json()
+    assert (continued["state"], continued["notice_id"]) == ("active", update["notice_id"])
+    assert continued["closes_at_jst"] == "2026-05-25 09:00 JST（月）"
+    phases = _phases(continued)
+    assert (phases["preview"]["state"], phases["open"]["state"]) == ("sent", "sent")
+    assert phases["reminder"]["state"] == "scheduled"
+    assert phases["reminder"]["send_at_jst"] == "2026-05-18 09:00 JST（月）"
+    listed = (await rig.api("GET", "/campaigns")).json()
+    assert [c["id"] for c in listed] == [campaign_id]  # no second campaign for the Update
+    jobs = {(job.notice_id, job.phase): job for job in await rig.jobs()}
+    assert jobs[(update["notice_id"], "notice")].state == "skipped"  # the campaign sends it
+
+    clock.set(CLOSES - timedelta(days=7))  # the old reminder time: nothing
+    assert await scheduler.run_once(TENANT) == 0
+    clock.set(new_closes - timedelta(days=7))
+    assert await scheduler.run_once(TENANT) == 1
+    await rig.dispatcher().run_once()
+    for index in range(10):
+        reminded = [t for t in await texts_of(rig, index) if "締切が近づいています" in t]
+        assert len(reminded) == (0 if index in (3, 4) else 1), index
+        if reminded:
+            assert "2026年5月25日" in reminded[0]
+    assert "campaign.continue" in await audit_actions(rig)
+
+
+async def test_an_update_that_closes_the_window_early_stops_the_campaign(
+    rig: Rig, tmp_path: Path, hub_clock: FixedClock
+) -> None:
+    """An Update whose window has already closed (the deadline brought forward to the past)
+    has nothing to continue: the campaign stops, its reminder is never sent."""
+    notice = await _ready(rig, tmp_path)
+    campaign_id = (await _create(rig, notice))["id"]
+    moment = OPENS + timedelta(days=2)
+    update = successor(
+        notice,
+        "Update",
+        action={**notice["action"], "closes": (OPENS + timedelta(days=1)).isoformat()},
+    )
+    rig.node.clock.set(moment)
+    hub_clock.set(moment)
+    await rig.relay(update)
+    stopped = (await rig.api("GET", f"/campaigns/{campaign_id}")).json()
+    assert (stopped["state"], stopped["notice_id"]) == ("cancelled", notice["notice_id"])
+    assert _phases(stopped)["reminder"]["state"] == "cancelled"
+    rig.node.clock.set(CLOSES - timedelta(days=7))
+    assert await scheduler_of(rig).run_once(TENANT) == 0
