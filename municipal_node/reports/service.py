@@ -35,7 +35,7 @@ from contracts.ids import PUBLISHER_ID_RE, ULID_RE
 from contracts.jws import TYP_REPORT, sign
 from contracts.report import COUNT_NAMES, Phase, Report, suppress_counts
 from municipal_node.audit.repository import record
-from municipal_node.campaigns.models import Campaign
+from municipal_node.campaigns.models import Campaign, CampaignPhase
 from municipal_node.db.engine import unit_of_work
 from municipal_node.dispatch.models import JobState, SendJob
 from municipal_node.dispatch.models import Phase as JobPhase
@@ -99,6 +99,23 @@ async def _reported_jobs(session: AsyncSession, tenant_code: str, since: datetim
     ]
 
 
+async def campaign_of_phase_jobs(
+    session: AsyncSession, tenant_code: str, jobs: Sequence[SendJob]
+) -> dict[int, int]:
+    """job id → campaign id for the campaign phase jobs among ``jobs``, through the phase that
+    made each (not the job's notice: an Update may have moved the campaign onto a newer notice
+    since, ``campaigns.succession``)."""
+    ids = [job.id for job in jobs if job.phase != JobPhase.NOTICE]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(CampaignPhase.job_id, CampaignPhase.campaign_id).where(
+            CampaignPhase.tenant_code == tenant_code, CampaignPhase.job_id.in_(ids)
+        )
+    )
+    return {int(job_id): int(campaign_id) for job_id, campaign_id in rows if job_id is not None}
+
+
 async def build_reports(
     session: AsyncSession,
     *,
@@ -110,25 +127,20 @@ async def build_reports(
     """Every report this tenant would submit now (unsigned), in job order."""
     jobs = await _reported_jobs(session, tenant_code, now - horizon)
     counts = await delivery_counts(session, tenant_code, jobs)
-    campaigns: dict[tuple[str, str], tuple[dict[str, int], dict[str, int]]] = {}
-    for key in {(job.publisher, job.notice_id) for job in jobs if job.phase != JobPhase.NOTICE}:
-        campaign = await session.scalar(
-            select(Campaign).where(
-                Campaign.tenant_code == tenant_code,
-                Campaign.publisher == key[0],
-                Campaign.notice_id == key[1],
-            )
-        )
+    campaign_of_job = await campaign_of_phase_jobs(session, tenant_code, jobs)
+    campaigns: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
+    for campaign_id in set(campaign_of_job.values()):
+        campaign = await session.get(Campaign, campaign_id)
         if campaign is None:
             continue
         clicks = await clicks_by_phase(session, tenant_code=tenant_code, campaign_id=campaign.id)
         applied = await applied_by_phase(session, campaign, await phase_jobs(session, campaign))
-        campaigns[key] = (clicks, applied)
+        campaigns[campaign_id] = (clicks, applied)
     built: list[BuiltReport] = []
     for job in jobs:
         job_counts = counts[job.id]
         opened = await opened_of(job, job_counts, insight, now)
-        clicks, applied = campaigns.get((job.publisher, job.notice_id), ({}, {}))
+        clicks, applied = campaigns.get(campaign_of_job.get(job.id, -1), ({}, {}))
         raw = {
             "targeted": job_counts.targeted,
             "sent": job_counts.sent,

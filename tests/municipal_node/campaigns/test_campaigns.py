@@ -12,6 +12,7 @@ from typing import Any
 
 from municipal_node.campaigns.links import click_url
 from municipal_node.clock import FixedClock
+from municipal_node.reports.service import campaign_of_phase_jobs
 from tests.municipal_node.campaigns.conftest import (
     CLOSES,
     OPENS,
@@ -224,6 +225,11 @@ async def test_an_update_extending_the_deadline_continues_the_campaign_and_its_a
     assert [c["id"] for c in listed] == [campaign_id]  # no second campaign for the Update
     jobs = {(job.notice_id, job.phase): job for job in await rig.jobs()}
     assert jobs[(update["notice_id"], "notice")].state == "skipped"  # the campaign sends it
+    # the phases sent under revision 1 still count as this campaign's (clicks, applications)
+    async with rig.node.sessions() as session:
+        mapped = await campaign_of_phase_jobs(session, TENANT, list(jobs.values()))
+    sent_before = [jobs[(notice["notice_id"], phase)].id for phase in ("preview", "open")]
+    assert [mapped[job_id] for job_id in sent_before] == [campaign_id, campaign_id]
 
     clock.set(CLOSES - timedelta(days=7))  # the old reminder time: nothing
     assert await scheduler.run_once(TENANT) == 0
