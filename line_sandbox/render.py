@@ -1,7 +1,8 @@
 """Turning LINE message objects into simple, escaped HTML for the chat pages.
 
 Everything that comes from a request is passed through ``html.escape``; URLs are used only when
-they are ``https://`` (anything else, e.g. ``javascript:``, is dropped).
+they are ``https://`` or ``http://`` (LINE's URI actions also take http; anything else, e.g.
+``javascript:``, is dropped).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ MAX_DEPTH = 24
 
 
 def safe_url(value: Any) -> str | None:
-    if isinstance(value, str) and value.startswith("https://"):
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
         return escape(value, quote=True)
     return None
 

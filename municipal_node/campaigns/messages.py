@@ -14,7 +14,7 @@ from municipal_node.campaigns.models import CampaignPhaseName
 from municipal_node.relay_rules.render import (
     NoticeFields,
     TemplateFields,
-    is_https,
+    is_button_url,
     render_messages,
 )
 
@@ -75,7 +75,7 @@ def phase_template(
     )
     if phase != CampaignPhaseName.PREVIEW and public_base_url:
         target = click_url(public_base_url, tenant_code, campaign_id, phase)
-        if is_https(target):
+        if is_button_url(target):
             fields = replace(fields, button_url=target, apply_url=target)
     return fields
 

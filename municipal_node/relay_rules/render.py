@@ -148,12 +148,30 @@ def is_https(url: str) -> bool:
     )
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_button_url(url: str) -> bool:
+    """A URL a message's button may open: https — or plain http to this very machine, for a
+    node tried out on loopback (``todoke demo``, a developer); no real resident reaches that."""
+    if is_https(url):
+        return True
+    parts = urlsplit(url)
+    return (
+        parts.scheme == "http"
+        and url.startswith("http://")
+        and parts.hostname in _LOOPBACK_HOSTS
+        and not any(ch.isspace() or ord(ch) < 0x20 for ch in url)
+    )
+
+
 def button_target(template: TemplateFields, values: dict[str, str]) -> str | None:
-    """The button's URL: https and within LINE's URI length, else None (no button)."""
+    """The button's URL: https (or loopback http, ``is_button_url``) and within LINE's URI length,
+    else None (no button)."""
     if not template.button_url:
         return None
     url = substitute(template.button_url, values)
-    if not url or not is_https(url) or len(url) > MAX_URI_CHARS:
+    if not url or not is_button_url(url) or len(url) > MAX_URI_CHARS:
         return None
     return url
 

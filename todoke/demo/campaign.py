@@ -57,7 +57,6 @@ MIN_HOUSEHOLDS = 20
 #: the node's public URL in the messages. LINE buttons must be https, so the demo plays a
 #: TLS-terminating reverse proxy: residents' requests to this origin go to the node's loopback
 #: URL (the path is kept). The chat page's buttons (``--serve``) therefore do not open.
-PUBLIC_BASE_URL = "https://todoke.yatomi.example"
 LIFF_LABEL = "入学準備金の申請"
 
 
@@ -73,12 +72,13 @@ def write_clock(path: Path, at: datetime) -> None:
 
 
 def configure_liff(
-    sandbox_url: str, channel: str, tenant_code: str, node_env: dict[str, str]
+    sandbox_url: str, channel: str, tenant_code: str, node_env: dict[str, str], public_url: str
 ) -> str:
-    """Register the LIFF app at the sandbox; give the tenant its LIFF settings and public URL."""
+    """Register the LIFF app at the sandbox; give the tenant its LIFF settings and public URL
+    (the node's own loopback URL: the demo's buttons open from the browser chat)."""
     response = httpx.post(
         f"{sandbox_url}/sandbox/channels/{channel}/liff-apps",
-        json={"endpoint_url": f"{PUBLIC_BASE_URL}/liff/{tenant_code}"},
+        json={"endpoint_url": f"{public_url}/liff/{tenant_code}"},
         timeout=60,
     )
     if response.status_code != 201:
@@ -88,7 +88,7 @@ def configure_liff(
         [
             "node", "set-liff", "--tenant", tenant_code,
             "--liff-id", app["liff_id"], "--login-channel-id", app["login_channel_id"],
-            "--public-url", PUBLIC_BASE_URL,
+            "--public-url", public_url,
         ],
         env=node_env,
     )  # fmt: skip
@@ -201,7 +201,9 @@ class CampaignScenario:
         liff_id = (
             ctx.liff_setup.result()
             if ctx.liff_setup is not None
-            else configure_liff(ctx.sandbox.url, ctx.channel, ctx.tenant_code, ctx.node_env)
+            else configure_liff(
+                ctx.sandbox.url, ctx.channel, ctx.tenant_code, ctx.node_env, ctx.node.url
+            )
         )
         self.ok(
             self.sandbox.put(
@@ -222,7 +224,7 @@ class CampaignScenario:
             "relay rule",
         )
         ctx.say(
-            f"LIFF アプリ {liff_id}、公開URL {PUBLIC_BASE_URL}、配信ルール {rule['id']}（キャンペーン）"
+            f"LIFF アプリ {liff_id}、公開URL {ctx.node.url}、配信ルール {rule['id']}（キャンペーン）"
             f"を設定しました / LIFF app, public URL and campaign relay rule set; 年長のお子さんのいる連携済み世帯 / linked "
             f"es1_entrant households: {len(self.households)}"
         )
@@ -315,7 +317,7 @@ class CampaignScenario:
         """The button URL of ``phase`` in what the resident received."""
         text = json.dumps([item["messages"] for item in requests], ensure_ascii=False)
         pattern = re.escape(
-            f"{PUBLIC_BASE_URL}/c/{self.ctx.tenant_code}/{self.campaign_id}/{phase}"
+            f"{self.ctx.node.url}/c/{self.ctx.tenant_code}/{self.campaign_id}/{phase}"
         )
         match = re.search('"(' + pattern + ')"', text)
         if match is None:
@@ -329,9 +331,9 @@ class CampaignScenario:
         return match.group(1)
 
     def tap(self, url: str) -> str:
-        """GET the button's URL (through the "proxy"): the click counter's 302 to the form's
-        LIFF URL, which LINE (the sandbox's ``/liff-url``) opens; the application page."""
-        answer = self.public.get(url.removeprefix(PUBLIC_BASE_URL))
+        """GET the button's URL: the click counter's 302 to the form's LIFF URL, which LINE
+        (the sandbox's ``/liff-url``) opens; the application page."""
+        answer = self.public.get(url.removeprefix(self.ctx.node.url))
         liff = str(answer.headers.get("location", ""))
         if answer.status_code != 302 or not liff.startswith(f"{self.ctx.sandbox.url}/liff-url/"):
             raise CampaignDemoError(
@@ -339,12 +341,12 @@ class CampaignScenario:
             )
         opened = self.sandbox.get(liff.removeprefix(self.ctx.sandbox.url))
         target = str(opened.headers.get("location", ""))
-        if opened.status_code != 302 or not target.startswith(f"{PUBLIC_BASE_URL}/liff/"):
+        if opened.status_code != 302 or not target.startswith(f"{self.ctx.node.url}/liff/"):
             raise CampaignDemoError(f"LIFF URL {liff}: {opened.status_code} {opened.text[:200]}")
         return target
 
     def apply_online(self, user_id: str, page: str) -> None:
-        shown = self.public.get(page.removeprefix(PUBLIC_BASE_URL))
+        shown = self.public.get(page.removeprefix(self.ctx.node.url))
         if shown.status_code != 200:
             raise CampaignDemoError(f"application page: {shown.status_code} {shown.text[:200]}")
         token = self.ok(
@@ -356,7 +358,7 @@ class CampaignScenario:
         answer = self.public.post(
             f"/liff/{self.ctx.tenant_code}/campaigns/{self.campaign_id}/applications",
             json={"id_token": token, "answers": {}},
-            headers={"Origin": PUBLIC_BASE_URL},
+            headers={"Origin": self.ctx.node.url},
         )
         receipt = self.ok(answer, "application")
         if answer.status_code != 201 or not receipt:

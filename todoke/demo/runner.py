@@ -295,8 +295,10 @@ def run_demo(options: DemoOptions) -> None:
         demo.make_keys()
         demo.register_publishers()
         sandbox = demo.start("sandbox", ["sandbox", "serve"], demo.sandbox_env)
-        # the campaign buttons' LIFF URLs: the sandbox stands in for https://liff.line.me
+        # the campaign buttons' LIFF URLs and the form's LIFF SDK: the sandbox stands in for
+        # https://liff.line.me and LINE's CDN
         demo.node_env["TODOKE_NODE_LIFF_URL_BASE"] = f"{sandbox.url}/liff-url"
+        demo.node_env["TODOKE_NODE_LIFF_SDK_URL"] = f"{sandbox.url}/liff/edge/2/sdk.js"
         hub = demo.start("hub", ["hub", "serve"], demo.hub_env)
         demo.register_tenant(hub, sandbox)
         population = demo.import_population()
@@ -305,7 +307,7 @@ def run_demo(options: DemoOptions) -> None:
         # the campaign's LIFF settings (a CLI run) while the first two notices are relayed
         background = ThreadPoolExecutor(max_workers=1)
         liff_setup = background.submit(
-            configure_liff, sandbox.url, CHANNEL, TENANT_CODE, demo.node_env
+            configure_liff, sandbox.url, CHANNEL, TENANT_CODE, demo.node_env, node.url
         )
         now = demo.now()
         ids = [
