@@ -26,7 +26,6 @@ import base64
 import secrets
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -35,16 +34,14 @@ from typing import Any
 
 import httpx
 import psycopg
+from dispatch import admin, database_url, vm_hwm_kib  # bench/ is on sys.path as a script
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.dispatch import admin, database_url, vm_hwm_kib  # noqa: E402
-from contracts.keys import generate_private_key, public_jwk  # noqa: E402
-from municipal_node.crypto import Sealer  # noqa: E402
-from municipal_node.db.engine import create_engine, session_factory, unit_of_work  # noqa: E402
-from municipal_node.db.migrate import upgrade_to_head  # noqa: E402
-from municipal_node.tenants.service import add_tenant  # noqa: E402
-from todoke.demo.processes import Service, start_service  # noqa: E402
+from contracts.keys import generate_private_key, public_jwk
+from municipal_node.crypto import Sealer
+from municipal_node.db.engine import create_engine, session_factory, unit_of_work
+from municipal_node.db.migrate import upgrade_to_head
+from municipal_node.tenants.service import add_tenant
+from todoke.demo.processes import Service, start_service
 
 TENANT = "23235"
 CHANNEL = "burst"

@@ -456,15 +456,10 @@ async def change_phase(
     if enabled:
         row.state = PhaseState.SCHEDULED
         row.reason = None
-        payload = {"campaign_id": campaign_id, "phase": phase}
-        if not await scheduler.reschedule(
-            session, tenant_code=tenant.code, kind=TASK_KIND, key=key, due_at=send_at, now=now,
-            payload=payload,
-        ):  # fmt: skip
-            await scheduler.schedule(
-                session, tenant_code=tenant.code, kind=TASK_KIND, key=key, due_at=send_at,
-                payload=payload, now=now,
-            )  # fmt: skip
+        await scheduler.put(
+            session, tenant_code=tenant.code, kind=TASK_KIND, key=key, due_at=send_at,
+            payload={"campaign_id": campaign_id, "phase": phase}, now=now,
+        )  # fmt: skip
     else:
         row.state = PhaseState.OFF
         row.reason = STAFF_OFF_REASON

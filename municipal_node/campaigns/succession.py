@@ -31,7 +31,7 @@ from contracts.notice import Notice
 from municipal_node.audit import repository as audit
 from municipal_node.campaigns import repository
 from municipal_node.campaigns.messages import phase_messages
-from municipal_node.campaigns.models import Campaign, CampaignState, PhaseState
+from municipal_node.campaigns.models import CampaignState, PhaseState
 from municipal_node.campaigns.service import (
     CLOSE_KIND,
     REFUSED_REASON,
@@ -48,20 +48,6 @@ from municipal_node.tenants import repository as tenants
 
 ACTOR = "hub"
 _DONE = (PhaseState.SENT, PhaseState.MISSED)
-
-
-async def _move_task(
-    session: AsyncSession, campaign: Campaign, *, kind: str, key: str, due_at: datetime,
-    payload: dict[str, object], now: datetime,
-) -> None:  # fmt: skip
-    if not await scheduler.reschedule(
-        session, tenant_code=campaign.tenant_code, kind=kind, key=key, due_at=due_at, now=now,
-        payload=payload,
-    ):  # fmt: skip
-        await scheduler.schedule(
-            session, tenant_code=campaign.tenant_code, kind=kind, key=key, due_at=due_at,
-            payload=payload, now=now,
-        )  # fmt: skip
 
 
 async def continue_for_update(
@@ -114,10 +100,10 @@ async def continue_for_update(
         key = task_key(campaign.id, row.phase)
         if reason is None and not staff_off:
             row.enabled, row.state, row.reason = True, PhaseState.SCHEDULED, None
-            payload: dict[str, object] = {"campaign_id": campaign.id, "phase": row.phase}
-            await _move_task(
-                session, campaign, kind=TASK_KIND, key=key, due_at=timing.send_at,
-                payload=payload, now=now,
+            await scheduler.put(
+                session, tenant_code=tenant_code, kind=TASK_KIND, key=key,
+                due_at=timing.send_at, payload={"campaign_id": campaign.id, "phase": row.phase},
+                now=now,
             )  # fmt: skip
             changed[row.phase] = timing.send_at.isoformat()
         else:
@@ -127,9 +113,9 @@ async def continue_for_update(
                 session, tenant_code=tenant_code, kind=TASK_KIND, key=key, now=now
             )
             changed[row.phase] = "off"
-    await _move_task(
-        session, campaign, kind=CLOSE_KIND, key=task_key(campaign.id, "close"), due_at=closes,
-        payload={"campaign_id": campaign.id}, now=now,
+    await scheduler.put(
+        session, tenant_code=tenant_code, kind=CLOSE_KIND, key=task_key(campaign.id, "close"),
+        due_at=closes, payload={"campaign_id": campaign.id}, now=now,
     )  # fmt: skip
     await session.flush()
     await audit.record(

@@ -105,6 +105,28 @@ async def reschedule(
     return _rowcount(result) > 0
 
 
+async def put(
+    session: AsyncSession,
+    *,
+    tenant_code: str,
+    kind: str,
+    key: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The task pending at ``due_at``: moved (``reschedule``) when it exists and has not run,
+    else inserted (``schedule``; a task already done stays done)."""
+    if not await reschedule(
+        session, tenant_code=tenant_code, kind=kind, key=key, due_at=due_at, now=now,
+        payload=payload,
+    ):  # fmt: skip
+        await schedule(
+            session, tenant_code=tenant_code, kind=kind, key=key, due_at=due_at,
+            payload=payload, now=now,
+        )  # fmt: skip
+
+
 async def cancel(
     session: AsyncSession, *, tenant_code: str, kind: str, key: str, now: datetime
 ) -> bool:
