@@ -100,6 +100,10 @@ class CampaignPhase(Base):
     send_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: LINE message objects of this phase (no personal data; checked like templates)
     messages: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: staff's own wording (templates with placeholders), None: the default; kept so the
+    #: messages can be rendered again when an Update changes the dates (campaigns.succession)
+    custom_text: Mapped[str | None] = mapped_column(Text, default=None)
+    custom_alt_text: Mapped[str | None] = mapped_column(Text, default=None)
     state: Mapped[str] = mapped_column(String(16), default=PhaseState.SCHEDULED)
     #: the send job of this phase once sent (``send_jobs.id``)
     job_id: Mapped[int | None] = mapped_column(IdType)

@@ -366,13 +366,16 @@ async def change_phase(
         )
     changed: dict[str, Any] = {}
     if change.text is not None or change.alt_text is not None:
+        # the one not given keeps staff's earlier wording (None: the default)
+        text = change.text if change.text is not None else row.custom_text
+        alt_text = change.alt_text if change.alt_text is not None else row.custom_alt_text
         template = phase_template(
             phase,
             tenant_code=tenant.code,
             campaign_id=campaign_id,
             public_base_url=tenant.public_base_url,
-            text=change.text,
-            alt_text=change.alt_text,
+            text=text,
+            alt_text=alt_text,
         )
         problems = check_template(template, tenant_name=tenant.name)
         if problems:
@@ -400,8 +403,8 @@ async def change_phase(
             tenant_code=tenant.code,
             campaign_id=campaign_id,
             public_base_url=tenant.public_base_url,
-            text=change.text,
-            alt_text=change.alt_text,
+            text=text,
+            alt_text=alt_text,
         )
         problem = messages_problem(
             messages, tenant.code, campaign.publisher, campaign.notice_id, phase
@@ -412,6 +415,7 @@ async def change_phase(
                 f"LINE が受け付けないメッセージです / LINE would refuse the messages: {problem}",
             )
         row.messages = messages
+        row.custom_text, row.custom_alt_text = text, alt_text
         changed["messages"] = True
     send_at = row.send_at
     if change.send_at is not None:

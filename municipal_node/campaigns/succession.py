@@ -12,8 +12,9 @@ campaign is moved onto it instead:
 - phases already ``sent`` (or ``missed``) stay as they are: nobody gets the preview twice;
 - every other phase gets its time again from the new window (same rules: quiet hours,
   holidays; a time that has passed or falls after closing is switched off with the reason) and
-  its messages again from the ``Update``'s content (new dates); a phase staff switched off stays
-  off, with the new time and messages ready should they switch it on;
+  its messages again from the ``Update``'s content (new dates) — in staff's own wording when they
+  changed it (``custom_text``: its placeholders take the new values); a phase staff switched off
+  stays off, with the new time and messages ready should they switch it on;
 - the close task moves to the new closing time; an audit record ``campaign.continue`` names
   both notices.
 
@@ -89,6 +90,8 @@ async def continue_for_update(
             tenant_code=tenant_code,
             campaign_id=campaign.id,
             public_base_url=tenant.public_base_url,
+            text=row.custom_text,
+            alt_text=row.custom_alt_text,
         )
         reason = timing.off_reason
         if reason is None and messages_problem(

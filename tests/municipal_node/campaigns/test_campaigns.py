@@ -200,6 +200,17 @@ async def test_an_update_extending_the_deadline_continues_the_campaign_and_its_a
         await rig.dispatcher().run_once()
     await apply(rig, campaign_id, user_index=3)
     await apply(rig, campaign_id, resident_id="R004")
+    # staff's own reminder wording (a template): kept across the Update, with the new date
+    worded = await rig.api(
+        "PATCH", f"/campaigns/{campaign_id}/phases/reminder",
+        json={"text": "【{自治体名}】{見出し}\n締切は {締切} です。お早めにどうぞ。\n{受付URL}"},
+    )  # fmt: skip
+    assert worded.status_code == 200, worded.text
+    alt = await rig.api(  # changing only the altText keeps the text
+        "PATCH", f"/campaigns/{campaign_id}/phases/reminder",
+        json={"alt_text": "【{自治体名}】まもなく締切: {見出し}"},
+    )  # fmt: skip
+    assert alt.status_code == 200, alt.text
 
     new_closes = CLOSES + timedelta(days=14)  # 2026-05-25 09:00 JST
     update = successor(
@@ -237,10 +248,12 @@ async def test_an_update_extending_the_deadline_continues_the_campaign_and_its_a
     assert await scheduler.run_once(TENANT) == 1
     await rig.dispatcher().run_once()
     for index in range(10):
-        reminded = [t for t in await texts_of(rig, index) if "締切が近づいています" in t]
+        reminded = [t for t in await texts_of(rig, index) if "お早めにどうぞ" in t]
         assert len(reminded) == (0 if index in (3, 4) else 1), index
-        if reminded:
-            assert "2026年5月25日" in reminded[0]
+        if reminded:  # staff's wording, with the new date
+            assert "締切は 2026年5月25日" in reminded[0]
+    [*_, last] = await rig.inbox(0)
+    assert last["messages"][1]["altText"].startswith("【弥富市】まもなく締切:")
     assert "campaign.continue" in await audit_actions(rig)
 
 
