@@ -111,18 +111,12 @@ async def _cancel(
     from municipal_node.campaigns.service import cancel_for_notice  # noqa: PLC0415
     from municipal_node.campaigns.succession import continue_for_update  # noqa: PLC0415
 
-    continued = (
-        None
-        if update is None
-        else await continue_for_update(
-            session,
-            tenant_code=tenant_code,
-            publisher=publisher,
-            superseded_notice_id=notice_id,
-            update=update,
-            now=now,
+    continued = None
+    if update is not None:
+        continued = await continue_for_update(
+            session, tenant_code=tenant_code, publisher=publisher,
+            superseded_notice_id=notice_id, update=update, now=now,
         )  # fmt: skip
-    )
     campaign_stopped = continued is None and await cancel_for_notice(
         session, tenant_code=tenant_code, publisher=publisher, notice_id=notice_id, now=now,
         reason=reason, actor=actor,

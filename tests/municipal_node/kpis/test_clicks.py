@@ -40,15 +40,20 @@ async def _clicks(node: Node) -> dict[tuple[int, str], int]:
         return {(int(c), str(p)): int(n) for c, p, n in rows}
 
 
+async def _set_tenant(node: Node, **values: str) -> None:
+    async with unit_of_work(node.sessions) as session:
+        tenant = await session.get(Tenant, TENANT)
+        assert tenant is not None
+        for name, value in values.items():
+            setattr(tenant, name, value)
+
+
 async def test_a_tap_counts_and_redirects_to_the_application_page(
     node: Node, node_http: httpx.AsyncClient
 ) -> None:
     await node.add_tenant()
     campaign_id = await _campaign(node, TENANT)
-    async with unit_of_work(node.sessions) as session:
-        tenant = await session.get(Tenant, TENANT)
-        assert tenant is not None
-        tenant.public_base_url = "https://todoke.example.lg.jp"
+    await _set_tenant(node, public_base_url="https://todoke.example.lg.jp")
 
     for _ in range(3):
         response = await node_http.get(f"/c/{TENANT}/{campaign_id}/open")
@@ -67,12 +72,12 @@ async def test_with_a_liff_app_a_tap_leads_to_the_forms_liff_url(
     """LINE opens a LIFF app logged in, in its LIFF browser, only from a LIFF URL."""
     await node.add_tenant()
     campaign_id = await _campaign(node, TENANT)
-    async with unit_of_work(node.sessions) as session:
-        tenant = await session.get(Tenant, TENANT)
-        assert tenant is not None
-        tenant.public_base_url = "https://todoke.example.lg.jp"
-        tenant.liff_id = "1655000000-AbCdEfGh"
-        tenant.login_channel_id = "1655000000"
+    await _set_tenant(
+        node,
+        public_base_url="https://todoke.example.lg.jp",
+        liff_id="1655000000-AbCdEfGh",
+        login_channel_id="1655000000",
+    )
     response = await node_http.get(f"/c/{TENANT}/{campaign_id}/open")
     assert response.status_code == 302
     assert response.headers["location"] == (
