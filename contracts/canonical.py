@@ -17,6 +17,7 @@ canonical (JCS writes ``1``, ``100``, ``0`` and ``9007199254740992``) and fail s
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,22 +54,65 @@ def canonicalize(value: Any) -> bytes:
     return rfc8785.dumps(_plain(value, ""))
 
 
-def _jcs_number(text: str) -> int | float:
-    number = int(text)
-    if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
-        return number
-    return float(number)  # JCS sees a double; OverflowError for absurd magnitudes
+class _Numbers:
+    """``json.loads`` number hooks with full JCS semantics that note whether any number is
+    inexact: a float, or an integer beyond the safe range (which JCS sees as a double)."""
+
+    __slots__ = ("inexact",)
+
+    def __init__(self) -> None:
+        self.inexact = False
+
+    def integer(self, text: str) -> int | float:
+        number = int(text)
+        if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+            return number
+        self.inexact = True
+        return float(number)  # OverflowError for absurd magnitudes
+
+    def real(self, text: str) -> float:
+        self.inexact = True
+        return float(text)
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# The first byte of a UTF-8 sequence for a code point above U+FFFF.
+_SUPPLEMENTARY = re.compile(rb"[\xf0-\xf4]")
+
+
+def _python_form(value: Any) -> bytes:
+    """The standard library's sorted, compact, unescaped serialization of ``value``."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
 def is_canonical(data: bytes) -> bool:
-    """True iff ``data`` is exactly the RFC 8785 serialization of the JSON value it encodes."""
+    """True iff ``data`` is exactly the RFC 8785 serialization of the JSON value it encodes.
+
+    Fast path: for a value with exact (safe) integers only, and no character above U+FFFF in
+    ``data``, JCS and the standard library's sorted, compact, unescaped form are the same bytes:
+    both escape exactly ``"``, ``\\`` and U+0000–U+001F (``\\b \\t \\n \\f \\r``, else
+    ``\\u00xx``), write safe integers as their digits, and sort keys by code point, which is
+    UTF-16 order below U+10000. So when the data equals that form, it is canonical, at a fifth of
+    the cost of the ``rfc8785`` encoder. Every other case (floats, big integers, characters above
+    U+FFFF, a mismatch) takes the full RFC 8785 check."""
+    numbers = _Numbers()
     try:
         text = data.decode("utf-8", errors="strict")
-        value = json.loads(text, parse_int=_jcs_number, parse_constant=_no_constant)
+        value = json.loads(
+            text, parse_int=numbers.integer, parse_float=numbers.real, parse_constant=_no_constant
+        )
+    except (ValueError, OverflowError, RecursionError):
+        return False
+    if not numbers.inexact and _SUPPLEMENTARY.search(data) is None:
+        try:
+            if _python_form(value) == data:
+                return True
+        except (ValueError, RecursionError):  # a lone surrogate cannot be encoded: full check
+            pass
+    try:
         return rfc8785.dumps(value) == data
     except (ValueError, OverflowError, RecursionError):
         return False

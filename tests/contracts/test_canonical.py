@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.canonical import canonicalize, is_canonical
 
@@ -110,3 +112,62 @@ def test_canonicalize_rejects_what_the_contract_forbids(value: object) -> None:
 )
 def test_is_canonical(data: bytes, expected: bool) -> None:
     assert is_canonical(data) is expected
+
+
+def test_code_point_order_is_not_taken_for_utf16_order() -> None:
+    """The fast path sorts keys by code point; above U+FFFF that differs from JCS's UTF-16
+    order, so data in code point order must still be refused."""
+    code_point_order = b'{"\xef\xac\xb3":1,"\xf0\x9f\x98\x80":2}'  # U+FB33, then U+1F600
+    assert not is_canonical(code_point_order)
+    assert is_canonical(b'{"\xf0\x9f\x98\x80":2,"\xef\xac\xb3":1}')
+
+
+def _reference_is_canonical(data: bytes) -> bool:
+    """The verifier's check as RFC 8785 states it, without the fast path."""
+    import rfc8785
+
+    def number(text: str) -> int | float:
+        value = int(text)
+        return value if abs(value) <= 2**53 - 1 else float(value)
+
+    def constant(name: str) -> object:
+        raise ValueError(name)
+
+    try:
+        value = json.loads(data.decode("utf-8"), parse_int=number, parse_constant=constant)
+        return rfc8785.dumps(value) == data
+    except (ValueError, OverflowError, RecursionError):
+        return False
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_json_values, form=st.sampled_from(["jcs", "sorted", "python", "ascii"]))
+def test_is_canonical_agrees_with_rfc8785(value: object, form: str) -> None:
+    import rfc8785
+
+    try:
+        if form == "jcs":
+            data = rfc8785.dumps(value)
+        else:
+            data = json.dumps(
+                value,
+                ensure_ascii=form == "ascii",
+                separators=(",", ":"),
+                sort_keys=form != "python",
+            ).encode("utf-8", errors="surrogatepass")
+    except (ValueError, OverflowError):
+        return  # not serializable in this form (e.g. a lone surrogate for JCS)
+    assert is_canonical(data) is _reference_is_canonical(data)
