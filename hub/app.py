@@ -21,6 +21,7 @@ from hub.cap.endpoints import cap_router
 from hub.clock import Clock, clock_from_settings
 from hub.db import create_engine, create_sessionmaker, upgrade_to_head
 from hub.graphql.context import get_context
+from hub.graphql.direct_lane import DirectLane
 from hub.graphql.limits import QueryLimits
 from hub.graphql.router import HubGraphQLRouter
 from hub.graphql.schema import build_schema
@@ -84,8 +85,9 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="Todoke hub", lifespan=lifespan, docs_url=None, redoc_url=None)
+    schema = build_schema(limits=limits, rate_limiter=rate_limiter)
     graphql = HubGraphQLRouter(
-        build_schema(limits=limits, rate_limiter=rate_limiter),
+        schema,
         context_getter=get_context,
         graphql_ide=None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # auth is defined for it only
@@ -105,5 +107,9 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "hub": hub.identity.hub_id})
 
-    app.add_middleware(HubHTTPMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        HubHTTPMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        direct=DirectLane.for_schema(schema),  # feed reads and publishes, ahead of FastAPI
+    )
     return app
