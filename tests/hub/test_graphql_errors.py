@@ -161,3 +161,32 @@ async def test_exception_outside_graphql_is_generic_500_with_request_id(
         ]
     }
     assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_exception_in_the_direct_lane_is_generic_500_with_request_id(
+    api: HubApi,
+    registered: HubState,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hub.subscribers.direct import DirectFeed
+
+    async def broken(self: DirectFeed, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret detail of the failure")
+
+    monkeypatch.setattr(DirectFeed, "answer", broken)
+    response = await api.http.post(
+        "/graphql", json={"query": "{ notices { lastSeq items { seq } } }"}
+    )
+    assert response.status_code == 500
+    request_id = response.headers["x-request-id"]
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "内部エラーが発生しました / internal error",
+                "extensions": {"code": "INTERNAL", "request_id": request_id},
+            }
+        ]
+    }
+    assert "secret" not in response.text
+    assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
