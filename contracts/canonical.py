@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import rfc8785
 
@@ -88,8 +88,22 @@ def _python_form(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
+class Parsed(NamedTuple):
+    """A JSON value that ``parse_canonical`` accepted; ``exact``: it holds no float and no
+    integer beyond the safe range (so it is what a strict integer-only parse gives)."""
+
+    value: Any
+    exact: bool
+
+
 def is_canonical(data: bytes) -> bool:
-    """True iff ``data`` is exactly the RFC 8785 serialization of the JSON value it encodes.
+    """True iff ``data`` is exactly the RFC 8785 serialization of the JSON value it encodes."""
+    return parse_canonical(data) is not None
+
+
+def parse_canonical(data: bytes) -> Parsed | None:
+    """The JSON value ``data`` encodes if ``data`` is exactly its RFC 8785 serialization, else
+    None (so a verifier parses a payload once for step 5 and the schema of step 6).
 
     Fast path: for a value with exact (safe) integers only, and no character above U+FFFF in
     ``data``, JCS and the standard library's sorted, compact, unescaped form are the same bytes:
@@ -105,14 +119,15 @@ def is_canonical(data: bytes) -> bool:
             text, parse_int=numbers.integer, parse_float=numbers.real, parse_constant=_no_constant
         )
     except (ValueError, OverflowError, RecursionError):
-        return False
-    if not numbers.inexact and _SUPPLEMENTARY.search(data) is None:
+        return None
+    parsed = Parsed(value, exact=not numbers.inexact)
+    if parsed.exact and _SUPPLEMENTARY.search(data) is None:
         try:
             if _python_form(value) == data:
-                return True
+                return parsed
         except (ValueError, RecursionError):  # a lone surrogate cannot be encoded: full check
             pass
     try:
-        return rfc8785.dumps(value) == data
+        return parsed if rfc8785.dumps(value) == data else None
     except (ValueError, OverflowError, RecursionError):
-        return False
+        return None

@@ -1,8 +1,8 @@
 """JWS (RFC 7515, flattened JSON serialization) over RFC 8785 payloads, signed with Ed25519.
 
-``sign`` builds an envelope; ``decode_header``, ``decode_payload`` and ``check_signature`` are
-the envelope-level steps a verifier runs (CONTRACT §3 steps 1 and 4); ``contracts.verify``
-puts them in order.
+``sign`` builds an envelope; ``open_envelope`` (or ``decode_header``), ``decode_payload`` and
+``check_signature`` are the envelope-level steps a verifier runs (CONTRACT §3 steps 1 and 4);
+``contracts.verify`` puts them in order.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -134,8 +135,17 @@ def sign(
     )
 
 
-def decode_header(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]) -> str:
-    """CONTRACT §3 step 1: check the header and return its ``kid``.
+@dataclass(frozen=True)
+class OpenedEnvelope:
+    """An envelope past step 1: its ``kid`` and its decoded payload and signature bytes."""
+
+    kid: str
+    payload: bytes
+    signature: bytes
+
+
+def open_envelope(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]) -> OpenedEnvelope:
+    """CONTRACT §3 step 1: check the header; the ``kid`` and the decoded payload and signature.
 
     ``BAD_ALG`` if ``alg`` is anything but exactly ``"Ed25519"``; ``BAD_ENVELOPE`` for a
     non-base64url/non-JSON header, members other than exactly alg/kid/typ, the wrong ``typ``
@@ -154,9 +164,12 @@ def decode_header(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]
     kid = header["kid"]
     if not isinstance(kid, str) or kid_re.fullmatch(kid) is None:
         raise ContractError(RejectionCode.BAD_ENVELOPE, "malformed kid")
-    decode_payload(envelope)
-    _decode_signature(envelope)
-    return kid
+    return OpenedEnvelope(kid, decode_payload(envelope), _decode_signature(envelope))
+
+
+def decode_header(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]) -> str:
+    """CONTRACT §3 step 1 (``open_envelope``): the ``kid``."""
+    return open_envelope(envelope, typ=typ, kid_re=kid_re).kid
 
 
 def decode_payload(envelope: SignedEnvelope) -> bytes:
@@ -173,9 +186,13 @@ def _decode_signature(envelope: SignedEnvelope) -> bytes:
         raise ContractError(RejectionCode.BAD_ENVELOPE, f"signature: {exc}") from exc
 
 
-def check_signature(envelope: SignedEnvelope, public_key: Ed25519PublicKey) -> None:
-    """CONTRACT §3 step 4: Ed25519 over the exact received signing input, else ``BAD_SIGNATURE``."""
-    signature = _decode_signature(envelope)
+def check_signature(
+    envelope: SignedEnvelope, public_key: Ed25519PublicKey, *, signature: bytes | None = None
+) -> None:
+    """CONTRACT §3 step 4: Ed25519 over the exact received signing input, else ``BAD_SIGNATURE``.
+    ``signature``: the envelope's decoded signature (``open_envelope``), when the caller has it."""
+    if signature is None:
+        signature = _decode_signature(envelope)
     if len(signature) != 64:
         raise ContractError(RejectionCode.BAD_SIGNATURE, "signature is not 64 bytes")
     try:

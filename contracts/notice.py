@@ -11,12 +11,14 @@ clock" needs ``now`` (``contracts.verify.verify_notice``).
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from contracts.canonical import Parsed
 from contracts.errors import ContractError, RejectionCode
 from contracts.fields import (
     AreaCode,
@@ -85,11 +87,17 @@ class SchoolGrade(StrEnum):
     HS3 = "hs3"
 
 
+# What str.isspace() calls whitespace, and the C0 controls.
+_URL_SPACE_OR_CONTROL = re.compile(
+    "[\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
 def _https(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not value.startswith("https://") or not parts.hostname:
         raise ValueError("url must be https:// with a host")
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in value):
+    if _URL_SPACE_OR_CONTROL.search(value) is not None:
         raise ValueError("url must not contain whitespace or control characters")
     return value
 
@@ -253,9 +261,19 @@ def schema_error(exc: Exception) -> str:
     return str(exc)
 
 
-def parse_notice(payload: bytes) -> Notice:
-    """Parse and validate notice payload bytes; ``ContractError(SCHEMA_INVALID, reason)`` on failure."""
+def json_object_of(payload: bytes, parsed: Parsed | None = None) -> dict[str, Any]:
+    """``load_json_object(payload)``, reusing the value ``parse_canonical(payload)`` gave: canonical
+    data has no duplicate members and no NaN, so an exact value (no float, no big integer) that is
+    an object is the strict parse's result; anything else takes the strict parse and its error."""
+    if parsed is not None and parsed.exact and isinstance(parsed.value, dict):
+        return parsed.value
+    return load_json_object(payload)
+
+
+def parse_notice(payload: bytes, *, parsed: Parsed | None = None) -> Notice:
+    """Parse and validate notice payload bytes; ``ContractError(SCHEMA_INVALID, reason)`` on failure.
+    ``parsed``: what ``parse_canonical(payload)`` returned, when the caller has it."""
     try:
-        return Notice.model_validate(load_json_object(payload))
+        return Notice.model_validate(json_object_of(payload, parsed))
     except (ValueError, RecursionError) as exc:
         raise ContractError(RejectionCode.SCHEMA_INVALID, schema_error(exc)) from exc

@@ -30,7 +30,7 @@ from typing import Protocol, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
-from contracts.canonical import is_canonical
+from contracts.canonical import parse_canonical
 from contracts.errors import ContractError, RejectionCode
 from contracts.ids import HUB_KID_RE, KID_RE, area_covers
 from contracts.jws import (
@@ -41,13 +41,12 @@ from contracts.jws import (
     TYP_REPORT,
     SignedEnvelope,
     check_signature,
-    decode_header,
-    decode_payload,
     digest,
+    open_envelope,
 )
 from contracts.keys import public_key_from_jwk
 from contracts.keyset import KeyEntry, KeySet
-from contracts.notice import Notice, load_json_object, parse_notice, schema_error
+from contracts.notice import Notice, json_object_of, parse_notice, schema_error
 from contracts.receipt import Receipt
 from contracts.report import Report
 
@@ -121,7 +120,8 @@ def verify_notice(
     """CONTRACT §3 in order; ``received_at`` is the receipt's time (feed) or the present (publish)."""
     if envelope.size() > MAX_ENVELOPE_BYTES:
         raise _fail(RejectionCode.TOO_LARGE, f"envelope exceeds {MAX_ENVELOPE_BYTES} bytes")
-    kid = decode_header(envelope, typ=TYP_NOTICE, kid_re=KID_RE)  # 1
+    opened = open_envelope(envelope, typ=TYP_NOTICE, kid_re=KID_RE)  # 1
+    kid = opened.kid
     key = keys.get(kid)  # 2
     if key is None:
         raise _fail(RejectionCode.UNKNOWN_KEY, f"kid {kid} is not in the trusted key set")
@@ -129,11 +129,12 @@ def verify_notice(
         raise _fail(
             RejectionCode.KEY_REVOKED, f"kid {kid} was revoked before the notice was received"
         )
-    check_signature(envelope, key.public_key)  # 4
-    payload = decode_payload(envelope)
-    if not is_canonical(payload):  # 5
+    check_signature(envelope, key.public_key, signature=opened.signature)  # 4
+    payload = opened.payload
+    parsed = parse_canonical(payload)
+    if parsed is None:  # 5
         raise _fail(RejectionCode.NOT_CANONICAL, "payload is not in RFC 8785 form")
-    notice = parse_notice(payload)  # 6
+    notice = parse_notice(payload, parsed=parsed)  # 6
     if notice.sent > now + MAX_CLOCK_SKEW:
         raise _fail(RejectionCode.SCHEMA_INVALID, "sent is more than 5 minutes in the future")
     if notice.publisher != key.publisher:  # 7
@@ -154,19 +155,20 @@ def _verify_signed(
     kid_re: re.Pattern[str],
     key_for: Callable[[str], Ed25519PublicKey | None],
     model: type[M],
-) -> M:
+) -> tuple[M, str]:
+    """The validated payload and the kid that signed it."""
     if envelope.size() > MAX_ENVELOPE_BYTES:
         raise _fail(RejectionCode.TOO_LARGE, f"envelope exceeds {MAX_ENVELOPE_BYTES} bytes")
-    kid = decode_header(envelope, typ=typ, kid_re=kid_re)
-    public_key = key_for(kid)
+    opened = open_envelope(envelope, typ=typ, kid_re=kid_re)
+    public_key = key_for(opened.kid)
     if public_key is None:
-        raise _fail(RejectionCode.UNKNOWN_KEY, f"kid {kid} is not a trusted key")
-    check_signature(envelope, public_key)
-    payload = decode_payload(envelope)
-    if not is_canonical(payload):
+        raise _fail(RejectionCode.UNKNOWN_KEY, f"kid {opened.kid} is not a trusted key")
+    check_signature(envelope, public_key, signature=opened.signature)
+    parsed = parse_canonical(opened.payload)
+    if parsed is None:
         raise _fail(RejectionCode.NOT_CANONICAL, "payload is not in RFC 8785 form")
     try:
-        return model.model_validate(load_json_object(payload))
+        return model.model_validate(json_object_of(opened.payload, parsed)), opened.kid
     except (ValueError, RecursionError) as exc:
         raise _fail(RejectionCode.SCHEMA_INVALID, schema_error(exc)) from exc
 
@@ -177,10 +179,10 @@ def verify_keyset(
     """A key set signed by a pinned hub root key (kid ``hub-<id>/<label>``) whose ``hub`` is the
     kid's hub id. ``KEY_NOT_VALID`` if ``now >= valid_until`` (expired) or ``now < issued_at``
     (not yet issued); the 7-day bound is a schema rule (``SCHEMA_INVALID``)."""
-    keyset = _verify_signed(
+    keyset, kid = _verify_signed(
         envelope, typ=TYP_KEYSET, kid_re=HUB_KID_RE, key_for=root_keys.get, model=KeySet
     )
-    _check_hub(envelope, keyset.hub)
+    _check_hub(kid, keyset.hub)
     if now >= keyset.valid_until:
         raise _fail(RejectionCode.KEY_NOT_VALID, "the key set has expired")
     if now < keyset.issued_at - MAX_CLOCK_SKEW:
@@ -192,22 +194,23 @@ def verify_receipt(
     envelope: SignedEnvelope, *, root_keys: Mapping[str, Ed25519PublicKey]
 ) -> Receipt:
     """A receipt signed by a pinned hub root key whose ``hub`` is the kid's hub id."""
-    receipt = _verify_signed(
+    receipt, kid = _verify_signed(
         envelope, typ=TYP_RECEIPT, kid_re=HUB_KID_RE, key_for=root_keys.get, model=Receipt
     )
-    _check_hub(envelope, receipt.hub)
+    _check_hub(kid, receipt.hub)
     return receipt
 
 
 def verify_report(envelope: SignedEnvelope, *, public_key: Ed25519PublicKey) -> Report:
     """A report signed by the node key the hub registered for the tenant (any publisher-style kid;
     the caller maps the kid to the tenant and checks ``municipality`` against it)."""
-    return _verify_signed(
+    report, _kid = _verify_signed(
         envelope, typ=TYP_REPORT, kid_re=KID_RE, key_for=lambda _kid: public_key, model=Report
     )
+    return report
 
 
-def _check_hub(envelope: SignedEnvelope, hub: str) -> None:
-    match = HUB_KID_RE.fullmatch(str(envelope.header()["kid"]))
+def _check_hub(kid: str, hub: str) -> None:
+    match = HUB_KID_RE.fullmatch(kid)
     if match is None or match.group("hub") != hub:
         raise _fail(RejectionCode.WRONG_PUBLISHER, "signed by another hub's key")

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.canonical import canonicalize
 from contracts.errors import ContractError, RejectionCode
@@ -148,3 +150,20 @@ def test_jwk_round_trip_and_junk() -> None:
         with pytest.raises(ContractError) as info:
             public_key_from_jwk(bad)
         assert info.value.code is RejectionCode.BAD_ENVELOPE
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+def test_b64url_decode_accepts_exactly_the_encodings_of_bytes(text: str) -> None:
+    """One byte string, one accepted text: decoding succeeds iff re-encoding gives ``text``."""
+
+    if len(text) % 4 == 1:
+        with pytest.raises(ValueError):
+            b64url_decode(text)
+        return
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(data) == text:
+        assert b64url_decode(text) == data
+    else:
+        with pytest.raises(ValueError):
+            b64url_decode(text)

@@ -220,3 +220,12 @@ def test_float_anywhere_is_schema_invalid() -> None:
     with pytest.raises(ContractError) as info:
         parse_notice(payload)
     assert "float" in info.value.message
+
+
+def test_url_whitespace_check_is_str_isspace_and_c0_controls() -> None:
+    from contracts.notice import _URL_SPACE_OR_CONTROL
+
+    for code in range(0x110000):
+        char = chr(code)
+        expected = char.isspace() or code < 0x20
+        assert (_URL_SPACE_OR_CONTROL.search(char) is not None) is expected, hex(code)
