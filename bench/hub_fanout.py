@@ -160,7 +160,7 @@ def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[
             (f"client{i}", p.pid) for i, p in enumerate(clients)
         ]:
             spies.append(subprocess.Popen(
-                ["py-spy", "record", "--nonblocking", "-p", str(pid), "-d", str(args.profile_seconds), "-r", "200",
+                ["py-spy", "record", "--nonblocking", "-p", str(pid), "-d", str(args.profile_seconds), "-r", str(args.profile_rate),
                  "-f", "raw", "-o", f"{args.profile}/{name}.txt"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
@@ -250,6 +250,7 @@ def main() -> None:
         "--profile", help="directory for py-spy raw profiles of hubs and clients during (a)"
     )
     parser.add_argument("--profile-seconds", type=int, default=4)
+    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
     args = parser.parse_args()
     if args.profile and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy on PATH (.venv/bin/pip install py-spy)")

@@ -9,6 +9,7 @@ ports or sleeping.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -40,6 +41,22 @@ def write_ready_file(path: Path, url: str) -> None:
     tmp.replace(path)
 
 
+# Collect young objects every 20,000 net allocations instead of 700: a hub holding 1,741
+# WebSocket subscribers spent a sixth of its CPU in the collector during a fan-out (py-spy
+# --native), mostly in full collections scanning every long-lived object. With the start-up
+# objects frozen and these thresholds, bench/hub_fanout.py (a) went from 0.48 to 0.37 ms of hub
+# CPU per subscriber at the same peak RSS (~170 MB per replica). Cycles are still collected.
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Freeze what start-up created (modules, app, settings: alive for the process's life, so a
+    full collection need not scan it again) and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, ready_file: Path | None, url: str) -> None:
         super().__init__(config)
@@ -48,6 +65,7 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
+        tune_gc()
         if self._ready_file is not None and not self.should_exit:
             write_ready_file(self._ready_file, self._url)
 
