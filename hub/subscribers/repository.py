@@ -59,15 +59,30 @@ class FeedRepository:
         self, credential_digests: Sequence[str]
     ) -> tuple[int, dict[str, str]]:
         """For a batch of feed reads: the last seq, and the municipality of each *active*
-        subscriber whose credential digest is given (unknown or suspended ones are absent)."""
-        last_seq = await self.last_seq()
+        subscriber whose credential digest is given (unknown or suspended ones are absent).
+        One statement (one round trip, one snapshot): the counter row, outer-joined to the
+        subscribers found."""
         rows = await self.session.execute(
-            sa.select(Subscriber.credential_sha256, Subscriber.municipality).where(
-                Subscriber.credential_sha256.in_(credential_digests),
-                Subscriber.suspended_at.is_(None),
+            sa.select(
+                NoticeSequence.last_seq, Subscriber.credential_sha256, Subscriber.municipality
             )
+            .select_from(NoticeSequence)
+            .outerjoin(
+                Subscriber,
+                sa.and_(
+                    Subscriber.credential_sha256.in_(credential_digests),
+                    Subscriber.suspended_at.is_(None),
+                ),
+            )
+            .where(NoticeSequence.id == SEQUENCE_ROW_ID)
         )
-        return last_seq, {str(digest): str(municipality) for digest, municipality in rows}
+        last_seq = 0
+        found: dict[str, str] = {}
+        for seq, digest, municipality in rows:
+            last_seq = int(seq or 0)
+            if digest is not None:
+                found[str(digest)] = str(municipality)
+        return last_seq, found
 
     async def last_seq(self) -> int:
         """The highest seq assigned (and committed: the counter moves with the insert)."""
