@@ -105,6 +105,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle so far (``/proc/stat``; Linux)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def loadavg() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -122,15 +129,33 @@ def raw_verify_rate(envelopes: list[SignedEnvelope], public_key: Any) -> float:
     return len(inputs) / (time.perf_counter() - started)
 
 
-def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[str, str]],
-               root: dict[str, Any], private: Any) -> dict[str, Any]:  # fmt: skip
-    # Each replica serves one publish first, as a running hub has: the first request of a fresh
-    # process pays one-off costs (imports, caches, the database pool) that are not fan-out.
+def warm_up(hubs: list[Service], private: Any) -> None:
+    """Each replica serves one publish first, as a running hub has: the first request of a fresh
+    process pays one-off costs (imports, caches, the database pool) that are not measured."""
     for hub in hubs:
         warm = sign(genkyo_todoke_notice(datetime.now(UTC)), typ="todoke-notice+jws",
                     kid="gov-cfa/bench", private_key=private)  # fmt: skip
         httpx.post(f"{hub.url}/graphql", json={"query": PUBLISH, "variables": {"e": warm.model_dump()}},
                    timeout=30).raise_for_status()  # fmt: skip
+
+
+def start_profiles(
+    args: argparse.Namespace, targets: list[tuple[str, int]]
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each (name, pid) for ``--profile-seconds``; nothing without ``--profile``."""
+    if not args.profile:
+        return []
+    spies = [subprocess.Popen(
+        ["py-spy", "record", "--nonblocking", *(["--native"] if os.environ.get("PYSPY_NATIVE") else []), "-p", str(pid), "-d", str(args.profile_seconds), "-r", str(args.profile_rate),
+         "-f", "raw", "-o", f"{args.profile}/{name}.txt"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) for name, pid in targets]  # fmt: skip
+    time.sleep(1.0)
+    return spies
+
+
+def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[str, str]],
+               root: dict[str, Any], private: Any) -> dict[str, Any]:  # fmt: skip
     shares = [creds[i :: args.client_processes] for i in range(args.client_processes)]
     clients = []
     for share in shares:
@@ -154,17 +179,11 @@ def run_fanout(args: argparse.Namespace, hubs: list[Service], creds: list[tuple[
     client_cpu = [cpu_seconds(process.pid) for process in clients]
     notice = genkyo_todoke_notice(datetime.now(UTC))
     envelope = sign(notice, typ="todoke-notice+jws", kid="gov-cfa/bench", private_key=private)
-    spies = []
-    if args.profile:
-        for name, pid in [(f"hub{i}", h.process.pid) for i, h in enumerate(hubs)] + [
-            (f"client{i}", p.pid) for i, p in enumerate(clients)
-        ]:
-            spies.append(subprocess.Popen(
-                ["py-spy", "record", "--nonblocking", "-p", str(pid), "-d", str(args.profile_seconds), "-r", str(args.profile_rate),
-                 "-f", "raw", "-o", f"{args.profile}/{name}.txt"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))  # fmt: skip
-        time.sleep(1.0)
+    spies = start_profiles(
+        args,
+        [(f"hub{i}", h.process.pid) for i, h in enumerate(hubs)]
+        + [(f"client{i}", p.pid) for i, p in enumerate(clients)],
+    )
     started = time.time()
     answer = httpx.post(
         f"{hubs[0].url}/graphql",
@@ -228,10 +247,15 @@ async def run_ingest(
                 accepted += 1
 
     cpu = [cpu_seconds(hub.process.pid) for hub in hubs]
+    busy, mine = machine_busy_seconds(), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
     elapsed = time.perf_counter() - started
     cpu = [cpu_seconds(hub.process.pid) - before for hub, before in zip(hubs, cpu, strict=True)]
+    busy, mine = machine_busy_seconds() - busy, time.process_time() - mine
+    print(f"    machine CPU during (b): {busy / elapsed:.2f} of {os.cpu_count()} cores busy; "
+          f"hubs {sum(cpu) / elapsed:.2f}, this client {mine / elapsed:.2f}, "
+          f"the rest (PostgreSQL, …) {(busy - sum(cpu) - mine) / elapsed:.2f}")  # fmt: skip
     return accepted / elapsed, accepted, cpu
 
 
@@ -247,7 +271,14 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--sqlite", action="store_true", help="one replica on SQLite instead")
     parser.add_argument(
-        "--profile", help="directory for py-spy raw profiles of hubs and clients during (a)"
+        "--profile",
+        help="directory for py-spy raw profiles: hubs and clients during (a), hubs during (b)",
+    )
+    parser.add_argument(
+        "--part",
+        choices=("a", "b", "both"),
+        default="both",
+        help="(a) fan-out, (b) ingest, or both",
     )
     parser.add_argument("--profile-seconds", type=int, default=4)
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
@@ -275,51 +306,59 @@ def main() -> None:
             hubs.append(start_service(f"hub{index}", ["hub", "serve"], env=env, workdir=workdir))
         root = {"kid": "hub-bench/root1", "jwk": public_jwk(root_key)}
 
-        print(f"load average before (a): {loadavg()}")
-        fanout = run_fanout(args, hubs, creds, root, publisher_key)
-        lat = fanout["latencies"]
-        print(f"(a) fan-out: {len(codes)} subscribers, {args.replicas} hub replica(s), "
-              f"{args.client_processes} client processes, {'SQLite' if args.sqlite else 'PostgreSQL'}")  # fmt: skip
-        print(
-            f"    publish answer: {fanout['answer']['data']['publishNotice']}  ({fanout['publish_call_s'] * 1000:.0f} ms)"
-        )
-        print(
-            f"    read+verified by {len(lat)} of {len(codes)} subscribers; errors: {fanout['error_count']}"
-        )
-        for error in fanout["errors"][:5]:
-            print(f"      e.g. {error}")
-        if lat:
-            print(f"    latency from publish: p50 {statistics.median(lat) * 1000:.0f} ms, "
-                  f"p99 {pct(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms  (target p99 ≤ 1000 ms)")  # fmt: skip
-            hints = fanout["hint_latencies"]
-            print(f"    of which the hint arrived: p50 {statistics.median(hints) * 1000:.0f} ms, "
-                  f"p99 {pct(hints, 99) * 1000:.0f} ms, max {max(hints) * 1000:.0f} ms")  # fmt: skip
-            print(f"    CPU during (a): hubs {' + '.join(f'{c:.2f}' for c in fanout['hub_cpu'])} s "
-                  f"({sum(fanout['hub_cpu']) / len(lat) * 1000:.2f} ms per subscriber), clients "
-                  f"{' + '.join(f'{c:.2f}' for c in fanout['client_cpu'])} s")  # fmt: skip
-            answers = fanout["answer_latencies"]
-            print(f"    of which the feed answer arrived: p50 {statistics.median(answers) * 1000:.0f} ms, "
-                  f"p99 {pct(answers, 99) * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms")  # fmt: skip
-
-        now = datetime.now(UTC)
-        envelopes = [
-            sign(
-                genkyo_todoke_notice(now),
-                typ="todoke-notice+jws",
-                kid="gov-cfa/bench",
-                private_key=publisher_key,
+        warm_up(hubs, publisher_key)
+        if args.part in ("a", "both"):
+            print(f"load average before (a): {loadavg()}")
+            fanout = run_fanout(args, hubs, creds, root, publisher_key)
+            lat = fanout["latencies"]
+            print(f"(a) fan-out: {len(codes)} subscribers, {args.replicas} hub replica(s), "
+                  f"{args.client_processes} client processes, {'SQLite' if args.sqlite else 'PostgreSQL'}")  # fmt: skip
+            print(
+                f"    publish answer: {fanout['answer']['data']['publishNotice']}  ({fanout['publish_call_s'] * 1000:.0f} ms)"
             )
-            for _ in range(args.ingest)
-        ]
-        print(f"load average before (b): {loadavg()}")
-        raw = raw_verify_rate(envelopes, publisher_key.public_key())
-        rate, accepted, ingest_cpu = asyncio.run(run_ingest(args, hubs, envelopes))
-        print(f"(b) ingest: {accepted} of {args.ingest} accepted, {rate:,.0f} notices/s through publishNotice "
-              f"({args.concurrency} concurrent clients over {args.replicas} replica(s))")  # fmt: skip
-        print(f"    raw Ed25519 verify on this machine: {raw:,.0f}/s (one core); ingest = {rate / raw:.1%} "
-              "of it (target ≥ 25 %)")  # fmt: skip
-        print(f"    hub CPU during (b): {' + '.join(f'{c:.2f}' for c in ingest_cpu)} s "
-              f"({sum(ingest_cpu) / max(1, accepted) * 1000:.2f} ms per notice)")  # fmt: skip
+            print(
+                f"    read+verified by {len(lat)} of {len(codes)} subscribers; errors: {fanout['error_count']}"
+            )
+            for error in fanout["errors"][:5]:
+                print(f"      e.g. {error}")
+            if lat:
+                print(f"    latency from publish: p50 {statistics.median(lat) * 1000:.0f} ms, "
+                      f"p99 {pct(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms  (target p99 ≤ 1000 ms)")  # fmt: skip
+                hints = fanout["hint_latencies"]
+                print(f"    of which the hint arrived: p50 {statistics.median(hints) * 1000:.0f} ms, "
+                      f"p99 {pct(hints, 99) * 1000:.0f} ms, max {max(hints) * 1000:.0f} ms")  # fmt: skip
+                print(f"    CPU during (a): hubs {' + '.join(f'{c:.2f}' for c in fanout['hub_cpu'])} s "
+                      f"({sum(fanout['hub_cpu']) / len(lat) * 1000:.2f} ms per subscriber), clients "
+                      f"{' + '.join(f'{c:.2f}' for c in fanout['client_cpu'])} s")  # fmt: skip
+                answers = fanout["answer_latencies"]
+                print(f"    of which the feed answer arrived: p50 {statistics.median(answers) * 1000:.0f} ms, "
+                      f"p99 {pct(answers, 99) * 1000:.0f} ms, max {max(answers) * 1000:.0f} ms")  # fmt: skip
+
+        if args.part in ("b", "both"):
+            now = datetime.now(UTC)
+            envelopes = [
+                sign(
+                    genkyo_todoke_notice(now),
+                    typ="todoke-notice+jws",
+                    kid="gov-cfa/bench",
+                    private_key=publisher_key,
+                )
+                for _ in range(args.ingest)
+            ]
+            print(f"load average before (b): {loadavg()}")
+            raw = raw_verify_rate(envelopes, publisher_key.public_key())
+            spies = start_profiles(
+                args, [(f"hub{i}-ingest", h.process.pid) for i, h in enumerate(hubs)]
+            )
+            rate, accepted, ingest_cpu = asyncio.run(run_ingest(args, hubs, envelopes))
+            for spy in spies:
+                spy.wait()
+            print(f"(b) ingest: {accepted} of {args.ingest} accepted, {rate:,.0f} notices/s through publishNotice "
+                  f"({args.concurrency} concurrent clients over {args.replicas} replica(s))")  # fmt: skip
+            print(f"    raw Ed25519 verify on this machine: {raw:,.0f}/s (one core); ingest = {rate / raw:.1%} "
+                  "of it (target ≥ 25 %)")  # fmt: skip
+            print(f"    hub CPU during (b): {' + '.join(f'{c:.2f}' for c in ingest_cpu)} s "
+                  f"({sum(ingest_cpu) / max(1, accepted) * 1000:.2f} ms per notice)")  # fmt: skip
         print(f"load average after: {loadavg()}")
     finally:
         for hub in hubs:

@@ -50,8 +50,17 @@ def _plain(value: Any, path: str) -> Any:
 
 
 def canonicalize(value: Any) -> bytes:
-    """The RFC 8785 bytes of ``value``; raises ``ValueError`` for anything the contract forbids."""
-    return rfc8785.dumps(_plain(value, ""))
+    """The RFC 8785 bytes of ``value``; raises ``ValueError`` for anything the contract forbids.
+
+    ``_plain`` admits safe integers only, so the standard library's sorted compact form is the
+    JCS form unless a character above U+FFFF occurs (see ``parse_canonical``); then, and for a
+    lone surrogate (which cannot be encoded), the ``rfc8785`` encoder decides."""
+    plain = _plain(value, "")
+    try:
+        data = _python_form(plain)
+    except (ValueError, RecursionError):
+        return rfc8785.dumps(plain)
+    return data if _SUPPLEMENTARY.search(data) is None else rfc8785.dumps(plain)
 
 
 class _Numbers:

@@ -9,12 +9,15 @@ from the event loop only):
    queue fills, and the next batch (at most ``max_batch``) is handled in one transaction on
    one connection (a request holds none: with a connection per request, concurrent
    publishers overflowed the pool and every publish paid a new database connection);
-2. verifies each envelope (``verify_publish``: the signing keys are read in that
-   transaction, once per kid), then ``store_verified`` checks the verified ones in arrival
-   order, each against the database plus the notices accepted before it in the batch, gives
-   the accepted ones consecutive seqs, indexes their areas and queues their NOTIFY — one
-   lock, one commit;
-3. answers each request with its own result once the batch committed (then, on SQLite, wakes
+2. verifies each envelope the moment it arrives if this process knows its key (``KeyCache``),
+   so that CPU work overlaps the round trips of the batch being stored;
+3. in the batch's transaction reads the batch's keys in one query, keeps an early
+   verification only if its key row is unchanged (else — a revocation, a first-seen kid,
+   any failure — verifies again with the row just read), then ``store_verified`` checks the
+   verified ones in arrival order, each against the database plus the notices accepted
+   before it in the batch, gives the accepted ones consecutive seqs, indexes their areas and
+   queues their NOTIFY — one lock, one commit;
+4. answers each request with its own result once the batch committed (then, on SQLite, wakes
    this process's live subscribers).
 
 Under no concurrency a batch is a single notice, exactly as before. If storing a batch fails
@@ -29,9 +32,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contracts.verify import TrustedKey
-from hub.publishers.schemas import EnvelopeStrings, PublishAccepted, PublishResult
-from hub.publishers.service import VerifiedPublish, store_verified, verify_publish
+from contracts.jws import MAX_ENVELOPE_BYTES
+from hub.publishers.repository import PublisherRepository
+from hub.publishers.schemas import (
+    EnvelopeStrings,
+    PublishAccepted,
+    PublishRejected,
+    PublishResult,
+)
+from hub.publishers.service import (
+    VerifiedPublish,
+    header_kid,
+    signed_envelope,
+    store_verified,
+    verify_envelope,
+)
+from hub.publishers.trust import CachedKey, CacheLookup, KeyCache, RegistryKeyLookup
 from hub.state import HubState
 from hub.subscribers.service import index_notices_areas
 
@@ -48,22 +64,42 @@ def app_batcher(app_state: Any) -> PublishBatcher:
 
 
 @dataclass
+class _Received:
+    envelope: EnvelopeStrings
+    now: datetime
+    future: asyncio.Future[PublishResult]
+    early: VerifiedPublish | None = None  # verified on arrival …
+    key_used: CachedKey | None = None  # … with this cache entry
+
+
+@dataclass
 class PublishBatcher:
     max_batch: int = DEFAULT_MAX_BATCH
-    _queue: list[tuple[EnvelopeStrings, datetime, asyncio.Future[PublishResult]]] = field(
-        default_factory=list
-    )
+    keys: KeyCache = field(default_factory=KeyCache)
+    _queue: list[_Received] = field(default_factory=list)
     _runner: asyncio.Task[None] | None = None
     batches: int = 0
     stored: int = 0
+    verified_early: int = 0
 
     async def publish(self, hub: HubState, envelope: EnvelopeStrings) -> PublishResult:
         future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
-        self._queue.append((envelope, hub.clock.now(), future))
+        item = _Received(envelope, hub.clock.now(), future)
+        self._verify_early(item)
+        self._queue.append(item)
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(hub))
         # shielded: a caller that goes away does not cancel the others' batch
         return await asyncio.shield(future)
+
+    def _verify_early(self, item: _Received) -> None:
+        """Verify with the cached key while a batch is being stored (its CPU overlaps the
+        database round trips). Only a success is kept, and only until ``_store`` confirms
+        the key row unchanged; everything else is verified again there."""
+        lookup = CacheLookup(self.keys)
+        checked = verify_envelope(item.envelope, keys=lookup, now=item.now)
+        if isinstance(checked, VerifiedPublish) and lookup.used is not None:
+            item.early, item.key_used = checked, lookup.used
 
     async def _run(self, hub: HubState) -> None:
         try:
@@ -72,30 +108,45 @@ class PublishBatcher:
                 del self._queue[: self.max_batch]
                 self.batches += 1
                 try:
-                    results, woken = await self._store(hub, [(e, now) for e, now, _ in batch])
+                    results, woken = await self._store(hub, batch)
                 except Exception as exc:
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                            future.exception()  # the caller may be gone: mark it retrieved
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+                            item.future.exception()  # the caller may be gone: mark it retrieved
                     continue
                 for seq, areas in woken:  # committed: SQLite wakes this process's subscribers
                     hub.fanout.committed(seq=seq, areas=areas)
-                for (_, _, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
+                for item, result in zip(batch, results, strict=True):
+                    if not item.future.done():
+                        item.future.set_result(result)
         finally:
             self._runner = None
 
     async def _store(
-        self, hub: HubState, received: list[tuple[EnvelopeStrings, datetime]]
+        self, hub: HubState, batch: list[_Received]
     ) -> tuple[list[PublishResult], list[tuple[int, list[str]]]]:
         async with hub.transaction() as session:
-            known_keys: dict[str, TrustedKey | None] = {}  # each kid read once per batch
-            checked = [
-                await verify_publish(session, envelope=envelope, now=now, known_keys=known_keys)
-                for envelope, now in received
-            ]
+            # the batch's keys as they are now, in one query; the cache follows the registry
+            kids = {
+                kid
+                for kid in (
+                    item.early.verified.kid if item.early else header_kid_of(item) for item in batch
+                )
+                if kid is not None
+            }
+            rows = await PublisherRepository(session).get_keys(kids)
+            current = {kid: self.keys.refresh(kid, rows.get(kid)) for kid in kids}
+            lookup = RegistryKeyLookup(
+                {kid: entry.key for kid, entry in current.items() if entry is not None}
+            )
+            checked: list[VerifiedPublish | PublishRejected] = []
+            for item in batch:
+                if item.early is not None and current.get(item.early.verified.kid) is item.key_used:
+                    self.verified_early += 1
+                    checked.append(item.early)
+                else:
+                    checked.append(verify_envelope(item.envelope, keys=lookup, now=item.now))
             verified = [item for item in checked if isinstance(item, VerifiedPublish)]
             stored = iter(await store_verified(session, verified, identity=hub.identity))
             results: list[PublishResult] = [
@@ -114,3 +165,12 @@ class PublishBatcher:
             )
         self.stored += len(new)
         return results, [(seq, areas[seq]) for seq, _ in new]
+
+
+def header_kid_of(item: _Received) -> str | None:
+    """The kid an unverified envelope names (None for junk or an oversized envelope, which
+    ``verify_envelope`` refuses before it looks a key up)."""
+    signed = signed_envelope(item.envelope)
+    if signed.size() > MAX_ENVELOPE_BYTES:
+        return None
+    return header_kid(signed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,8 @@ from hub.publishers.models import (
     PublisherKey,
     StoredNotice,
 )
+
+_NOTICES = cast(sa.Table, StoredNotice.__table__)
 
 
 class PublisherRepository:
@@ -38,6 +41,16 @@ class PublisherRepository:
 
     async def get_key(self, kid: str) -> PublisherKey | None:
         return await self.session.get(PublisherKey, kid)
+
+    async def get_keys(self, kids: Iterable[str]) -> dict[str, PublisherKey]:
+        """The registered keys among ``kids`` (one query)."""
+        wanted = sorted(set(kids))
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(
+            sa.select(PublisherKey).where(PublisherKey.kid.in_(wanted))
+        )
+        return {row.kid: row for row in rows}
 
     async def add_key(self, key: PublisherKey) -> PublisherKey:
         self.session.add(key)
@@ -136,8 +149,12 @@ class PublisherRepository:
         return result
 
     async def add_notices(self, notices: Sequence[StoredNotice]) -> None:
-        self.session.add_all(notices)
-        await self.session.flush()
+        """Insert new notices in one executemany. Core, not the unit of work: the rows are only
+        inserted, and tracking each one in the session cost more than storing it."""
+        columns = [column.key for column in _NOTICES.columns]
+        await self.session.execute(
+            sa.insert(_NOTICES), [{key: getattr(row, key) for key in columns} for row in notices]
+        )
 
     async def get_notice(self, publisher_id: str, notice_id: str) -> StoredNotice | None:
         return await self.session.scalar(

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.errors import ContractError, RejectionCode
 from contracts.jws import MAX_ENVELOPE_BYTES, TYP_RECEIPT, SignedEnvelope
 from contracts.receipt import Receipt
-from contracts.verify import TrustedKey, VerifiedNotice, verify_notice
+from contracts.verify import KeyLookup, TrustedKey, VerifiedNotice, verify_notice
 from hub.identity import HubIdentity
 from hub.publishers.models import Alarm, StoredNotice
 from hub.publishers.repository import PublisherRepository
@@ -67,19 +67,25 @@ def _accepted(row: StoredNotice, *, duplicate: bool) -> PublishAccepted:
     )
 
 
+def header_kid(envelope: SignedEnvelope) -> str | None:
+    """The ``kid`` the header names, or None for a junk header (the verifier answers that with
+    BAD_ENVELOPE/BAD_ALG before it looks any key up)."""
+    try:
+        kid = envelope.header().get("kid")
+    except ContractError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 async def _lookup_for(
     repo: PublisherRepository,
     envelope: SignedEnvelope,
     known: dict[str, TrustedKey | None] | None = None,
 ) -> RegistryKeyLookup:
-    """Fetch only the key the header names; a junk header gets an empty lookup (the verifier
-    answers it with BAD_ENVELOPE/BAD_ALG before it looks anything up). ``known``: keys read
-    earlier in the same transaction (a batch reads each kid once)."""
-    try:
-        kid = envelope.header().get("kid")
-    except ContractError:
-        return RegistryKeyLookup({})
-    if not isinstance(kid, str):
+    """Fetch only the key the header names. ``known``: keys read earlier in the same
+    transaction (each kid is read once)."""
+    kid = header_kid(envelope)
+    if kid is None:
         return RegistryKeyLookup({})
     if known is not None and kid in known:
         key = known[kid]
@@ -100,6 +106,31 @@ class VerifiedPublish:
     now: datetime
 
 
+def signed_envelope(envelope: EnvelopeStrings) -> SignedEnvelope:
+    # Building the model decodes nothing; the size is checked before any parsing.
+    return SignedEnvelope(
+        protected=envelope.protected, payload=envelope.payload, signature=envelope.signature
+    )
+
+
+def verify_envelope(
+    envelope: EnvelopeStrings, *, keys: KeyLookup, now: datetime
+) -> VerifiedPublish | PublishRejected:
+    """Size limit and signature verification against ``keys`` (no database)."""
+    signed = signed_envelope(envelope)
+    size = signed.size()
+    if size > MAX_ENVELOPE_BYTES:
+        return PublishRejected(
+            RejectionCode.TOO_LARGE,
+            f"envelope is {size} bytes; the limit is {MAX_ENVELOPE_BYTES}",
+        )
+    try:
+        verified = verify_notice(signed, keys=keys, received_at=now, now=now)
+    except ContractError as exc:
+        return PublishRejected(exc.code, exc.message)
+    return VerifiedPublish(envelope=envelope, verified=verified, now=now)
+
+
 async def verify_publish(
     session: AsyncSession,
     *,
@@ -107,26 +138,13 @@ async def verify_publish(
     now: datetime,
     known_keys: dict[str, TrustedKey | None] | None = None,
 ) -> VerifiedPublish | PublishRejected:
-    """Size limit and signature verification (reads only the key the header names, unless
+    """``verify_envelope`` with the key the header names, read in ``session`` (unless
     ``known_keys`` has it from earlier in this transaction)."""
-    # Building the model decodes nothing; the size is checked before any parsing.
-    signed = SignedEnvelope(
-        protected=envelope.protected, payload=envelope.payload, signature=envelope.signature
-    )
-    size = signed.size()
-    if size > MAX_ENVELOPE_BYTES:
-        return PublishRejected(
-            RejectionCode.TOO_LARGE,
-            f"envelope is {size} bytes; the limit is {MAX_ENVELOPE_BYTES}",
-        )
-    repo = PublisherRepository(session)
-    try:
-        verified = verify_notice(
-            signed, keys=await _lookup_for(repo, signed, known_keys), received_at=now, now=now
-        )
-    except ContractError as exc:
-        return PublishRejected(exc.code, exc.message)
-    return VerifiedPublish(envelope=envelope, verified=verified, now=now)
+    signed = signed_envelope(envelope)
+    if signed.size() > MAX_ENVELOPE_BYTES:
+        return verify_envelope(envelope, keys=RegistryKeyLookup({}), now=now)
+    keys = await _lookup_for(PublisherRepository(session), signed, known_keys)
+    return verify_envelope(envelope, keys=keys, now=now)
 
 
 async def publish_notice(

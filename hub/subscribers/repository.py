@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,10 +97,10 @@ class FeedRepository:
         await self.session.flush()
 
     async def add_areas_many(self, areas: Mapping[int, Sequence[str]]) -> None:
-        self.session.add_all(
-            NoticeArea(seq=seq, area=area) for seq, codes in areas.items() for area in codes
-        )
-        await self.session.flush()
+        """One executemany after the notices' own insert (Core, like ``add_notices``)."""
+        rows = [{"seq": seq, "area": area} for seq, codes in areas.items() for area in codes]
+        if rows:
+            await self.session.execute(sa.insert(cast(sa.Table, NoticeArea.__table__)), rows)
 
     async def areas_of(self, seq: int) -> list[str]:
         result = await self.session.scalars(

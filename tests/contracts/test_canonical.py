@@ -171,3 +171,33 @@ def test_is_canonical_agrees_with_rfc8785(value: object, form: str) -> None:
     except (ValueError, OverflowError):
         return  # not serializable in this form (e.g. a lone surrogate for JCS)
     assert is_canonical(data) is _reference_is_canonical(data)
+
+
+_contract_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_contract_values)
+def test_canonicalize_is_the_rfc8785_encoder(value: object) -> None:
+    """The signer's fast path (the standard library's sorted compact form) gives exactly the
+    bytes of the reference encoder, or refuses exactly what it refuses (lone surrogates)."""
+    import rfc8785
+
+    try:
+        expected: bytes | None = rfc8785.dumps(value)
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            canonicalize(value)
+    else:
+        assert canonicalize(value) == expected

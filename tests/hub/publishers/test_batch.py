@@ -7,17 +7,29 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from contracts.errors import RejectionCode
 from contracts.verify import verify_receipt
 from hub.publishers.batch import PublishBatcher
+from hub.publishers.models import PublisherKey, StoredNotice
 from hub.publishers.repository import PublisherRepository
 from hub.publishers.schemas import EnvelopeStrings, PublishAccepted, PublishRejected, PublishResult
 from hub.publishers.service import VerifiedPublish, store_verified, verify_publish
 from hub.state import HubState
+from hub.subscribers.models import NoticeArea
 from hub.subscribers.repository import FeedRepository
-from tests.hub.helpers import NOW, ROOT_KEY, ROOT_KID, HubApi, follow_up, make_notice, signed
+from tests.hub.helpers import (
+    CFA_KID,
+    NOW,
+    ROOT_KEY,
+    ROOT_KID,
+    HubApi,
+    follow_up,
+    make_notice,
+    signed,
+)
 
 
 def strings(notice: dict[str, Any]) -> EnvelopeStrings:
@@ -114,3 +126,45 @@ async def test_concurrent_publishes_through_the_api_are_gap_free(
     page = await api.feed(after=0, first=100)
     assert [item["seq"] for item in page["items"]] == list(range(1, 31))
     assert isinstance(app.state.publish_batcher, PublishBatcher)
+
+
+async def test_arrivals_are_verified_early_with_the_key_the_batch_confirms(
+    registered: HubState,
+) -> None:
+    batcher = PublishBatcher()
+    [first] = await asyncio.gather(batcher.publish(registered, strings(make_notice())))
+    assert isinstance(first, PublishAccepted)
+    assert batcher.verified_early == 0  # the kid was not known yet: verified in the batch
+    second = await batcher.publish(registered, strings(make_notice()))
+    assert isinstance(second, PublishAccepted) and second.seq == 2
+    assert batcher.verified_early == 1  # the cached key, confirmed unchanged by the batch
+
+
+async def test_a_revocation_overrules_an_early_verification_with_the_cached_key(
+    registered: HubState,
+) -> None:
+    batcher = PublishBatcher()
+    assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
+    async with registered.transaction() as session:  # e.g. `todoke hub revoke-key` elsewhere
+        assert await PublisherRepository(session).set_key_revoked(CFA_KID, NOW)
+    result = await batcher.publish(registered, strings(make_notice()))
+    assert isinstance(result, PublishRejected), result
+    assert result.code is RejectionCode.KEY_REVOKED
+    assert batcher.verified_early == 0
+    async with registered.transaction() as session:
+        assert await PublisherRepository(session).count_notices() == 1
+    # and the cache now holds the revoked row: no early success any more
+    entry = batcher.keys.get(CFA_KID)
+    assert entry is not None and entry.key.revoked_at == NOW
+
+
+async def test_an_unknown_kid_is_refused_and_forgotten(registered: HubState) -> None:
+    batcher = PublishBatcher()
+    assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
+    async with registered.transaction() as session:  # no CLI deletes keys; the cache copes
+        await session.execute(sa.delete(NoticeArea))
+        await session.execute(sa.delete(StoredNotice))
+        await session.execute(sa.delete(PublisherKey).where(PublisherKey.kid == CFA_KID))
+    result = await batcher.publish(registered, strings(make_notice()))
+    assert isinstance(result, PublishRejected) and result.code is RejectionCode.UNKNOWN_KEY
+    assert batcher.keys.get(CFA_KID) is None
