@@ -33,23 +33,22 @@ from datetime import datetime
 from typing import Any
 
 from contracts.jws import MAX_ENVELOPE_BYTES
+from hub.publishers.batch_write import write_batch
 from hub.publishers.repository import PublisherRepository
 from hub.publishers.schemas import (
     EnvelopeStrings,
-    PublishAccepted,
     PublishRejected,
     PublishResult,
 )
 from hub.publishers.service import (
     VerifiedPublish,
     header_kid,
+    sequence_verified,
     signed_envelope,
-    store_verified,
     verify_envelope,
 )
 from hub.publishers.trust import CachedKey, CacheLookup, KeyCache, RegistryKeyLookup
 from hub.state import HubState
-from hub.subscribers.service import index_notices_areas
 
 DEFAULT_MAX_BATCH = 100
 
@@ -148,23 +147,14 @@ class PublishBatcher:
                 else:
                     checked.append(verify_envelope(item.envelope, keys=lookup, now=item.now))
             verified = [item for item in checked if isinstance(item, VerifiedPublish)]
-            stored = iter(await store_verified(session, verified, identity=hub.identity))
-            results: list[PublishResult] = [
-                next(stored) if isinstance(item, VerifiedPublish) else item for item in checked
-            ]
-            new = [
-                (result.seq, item.envelope.payload)
-                for item, result in zip(checked, results, strict=True)
-                if isinstance(item, VerifiedPublish)
-                and isinstance(result, PublishAccepted)
-                and not result.duplicate
-            ]
-            areas = await index_notices_areas(session, new)
-            await hub.fanout.in_transaction_many(
-                session, notices=[(seq, areas[seq]) for seq, _ in new]
-            )
-        self.stored += len(new)
-        return results, [(seq, areas[seq]) for seq, _ in new]
+            sequenced = await sequence_verified(session, verified, identity=hub.identity)
+            areas = await write_batch(session, sequenced)
+        outcomes = iter(sequenced.results)
+        results: list[PublishResult] = [
+            next(outcomes) if isinstance(item, VerifiedPublish) else item for item in checked
+        ]
+        self.stored += len(sequenced.rows)
+        return results, [(row.seq, areas[row.seq]) for row in sequenced.rows]
 
 
 def header_kid_of(item: _Received) -> str | None:

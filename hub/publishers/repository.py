@@ -106,47 +106,36 @@ class PublisherRepository:
             .values(last_seq=last_seq)
         )
 
-    async def get_notices(
-        self, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], StoredNotice]:
-        """The stored notices among ``(publisher, notice_id)`` keys (one query)."""
-        wanted = set(keys)
-        if not wanted:
-            return {}
+    async def notices_and_revisions(
+        self, keys: Iterable[tuple[str, str]], documents: Iterable[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], StoredNotice], dict[tuple[str, str], int]]:
+        """In one query: the stored notices among ``(publisher, notice_id)`` keys, and the
+        highest stored revision of each ``(publisher, document_id)`` that has one (read from
+        every stored revision of those documents: a document has few)."""
+        wanted, docs = set(keys), set(documents)
+        if not wanted and not docs:
+            return {}, {}
+        publishers = sorted({p for p, _ in wanted} | {p for p, _ in docs})
+        matches = []
+        if wanted:
+            matches.append(StoredNotice.notice_id.in_(sorted({n for _, n in wanted})))
+        if docs:
+            matches.append(StoredNotice.document_id.in_(sorted({d for _, d in docs})))
         rows = await self.session.scalars(
-            sa.select(StoredNotice).where(  # both columns: the (publisher, notice_id) index
-                StoredNotice.publisher_id.in_(sorted({publisher for publisher, _ in wanted})),
-                StoredNotice.notice_id.in_(sorted({notice_id for _, notice_id in wanted})),
+            sa.select(StoredNotice).where(  # the (publisher, notice_id|document_id) indexes
+                StoredNotice.publisher_id.in_(publishers), sa.or_(*matches)
             )
         )
-        found = {(row.publisher_id, row.notice_id): row for row in rows}
-        return {key: row for key, row in found.items() if key in wanted}
-
-    async def latest_revisions(
-        self, documents: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], int]:
-        """The highest stored revision of each ``(publisher, document_id)`` that has one."""
-        wanted = set(documents)
-        if not wanted:
-            return {}
-        rows = await self.session.execute(
-            sa.select(
-                StoredNotice.publisher_id,
-                StoredNotice.document_id,
-                sa.func.max(StoredNotice.revision),
-            )
-            .where(
-                StoredNotice.publisher_id.in_(sorted({publisher for publisher, _ in wanted})),
-                StoredNotice.document_id.in_(sorted({doc for _, doc in wanted})),
-            )
-            .group_by(StoredNotice.publisher_id, StoredNotice.document_id)
-        )
-        result: dict[tuple[str, str], int] = {}
-        for publisher_id, document_id, revision in rows:
-            key = (str(publisher_id), str(document_id))
-            if key in wanted and revision is not None:
-                result[key] = int(revision)
-        return result
+        found: dict[tuple[str, str], StoredNotice] = {}
+        revisions: dict[tuple[str, str], int] = {}
+        for row in rows:
+            key = (row.publisher_id, row.notice_id)
+            if key in wanted:
+                found[key] = row
+            document = (row.publisher_id, row.document_id)
+            if document in docs:
+                revisions[document] = max(revisions.get(document, row.revision), row.revision)
+        return found, revisions
 
     async def add_notices(self, notices: Sequence[StoredNotice]) -> None:
         """Insert new notices in one executemany. Core, not the unit of work: the rows are only

@@ -180,10 +180,9 @@ class _LifecycleView:
             wanted.add((notice.publisher, notice.notice_id))
             wanted.update((ref.publisher, ref.notice_id) for ref in notice.references)
             documents.add((notice.publisher, notice.document_id))
-        found = await self.repo.get_notices(wanted)
+        found, revisions = await self.repo.notices_and_revisions(wanted, documents)
         for key in wanted:
             self._notices[key] = found.get(key)
-        revisions = await self.repo.latest_revisions(documents)
         for key in documents:
             self._revisions[key] = revisions.get(key)
 
@@ -248,11 +247,21 @@ def _stored_row(item: VerifiedPublish, *, seq: int, identity: HubIdentity) -> St
     )
 
 
-async def store_verified(
+@dataclass(frozen=True)
+class SequencedBatch:
+    """What ``sequence_verified`` decided under the sequence lock, not written yet."""
+
+    results: list[PublishResult]  # one per item
+    rows: list[StoredNotice]  # the new notices, in seq order
+    last_seq: int
+
+
+async def sequence_verified(
     session: AsyncSession, items: Sequence[VerifiedPublish], *, identity: HubIdentity
-) -> list[PublishResult]:
-    """Store verified notices in order under the sequence lock: one result per item (a
-    rejection, a duplicate's original, or the new notice with the next gap-free seq)."""
+) -> SequencedBatch:
+    """Take the sequence lock and check verified notices in order: one result per item (a
+    rejection, a duplicate's original, or the new notice with the next gap-free seq and its
+    signed receipt). The caller writes the new rows before the transaction ends."""
     repo = PublisherRepository(session)
     last_seq = await repo.lock_sequence()
     view = _LifecycleView(repo)
@@ -275,10 +284,20 @@ async def store_verified(
         await view.add(row)
         rows.append(row)
         results.append(_accepted(row, duplicate=False))
-    if rows:
-        await repo.set_last_seq(last_seq)
-        await repo.add_notices(rows)
-    return results
+    return SequencedBatch(results=results, rows=rows, last_seq=last_seq)
+
+
+async def store_verified(
+    session: AsyncSession, items: Sequence[VerifiedPublish], *, identity: HubIdentity
+) -> list[PublishResult]:
+    """``sequence_verified``, then write the counter and the new notices (the areas and the
+    NOTIFY are the caller's: ``hub.publishers.batch_write`` does all of it at once)."""
+    batch = await sequence_verified(session, items, identity=identity)
+    if batch.rows:
+        repo = PublisherRepository(session)
+        await repo.set_last_seq(batch.last_seq)
+        await repo.add_notices(batch.rows)
+    return batch.results
 
 
 async def _check_lifecycle(

@@ -255,22 +255,6 @@ class HintFanout:
         if self.backend == "postgresql":
             await session.execute(sa.select(sa.func.pg_notify(CHANNEL, notify_payload(seq, areas))))
 
-    async def in_transaction_many(
-        self, session: AsyncSession, *, notices: Sequence[tuple[int, Sequence[str]]]
-    ) -> None:
-        """``in_transaction`` for a batch: one statement, one NOTIFY per notice, in order."""
-        if self.backend == "postgresql" and notices:
-            await session.execute(
-                sa.text(
-                    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) "
-                    "WITH ORDINALITY AS t(payload, n) ORDER BY n"
-                ),
-                {
-                    "channel": CHANNEL,
-                    "payloads": [notify_payload(seq, areas) for seq, areas in notices],
-                },
-            )
-
     def committed(self, *, seq: int, areas: list[str]) -> None:
         """SQLite (a single process): wake this process's subscriptions directly."""
         if self.backend != "postgresql":

@@ -22,7 +22,7 @@ import asyncio
 import base64
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -239,14 +239,4 @@ async def index_notice_areas(session: AsyncSession, *, seq: int, payload: str) -
     """Record the area codes of a newly accepted notice (same transaction as its insert)."""
     areas = areas_of_payload(payload)
     await FeedRepository(session).add_areas(seq=seq, areas=areas)
-    return areas
-
-
-async def index_notices_areas(
-    session: AsyncSession, notices: Sequence[tuple[int, str]]
-) -> dict[int, list[str]]:
-    """``index_notice_areas`` for a batch of ``(seq, payload)``: one flush."""
-    areas = {seq: areas_of_payload(payload) for seq, payload in notices}
-    if areas:
-        await FeedRepository(session).add_areas_many(areas)
     return areas
