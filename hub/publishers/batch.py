@@ -9,14 +9,17 @@ from the event loop only):
    queue fills, and the next batch (at most ``max_batch``) is handled in one transaction on
    one connection (a request holds none: with a connection per request, concurrent
    publishers overflowed the pool and every publish paid a new database connection);
-2. verifies each envelope the moment it arrives if this process knows its key (``KeyCache``),
-   so that CPU work overlaps the round trips of the batch being stored;
+2. while a batch waits for the database outside the lock (its key query, the sequence lock
+   held by another replica), verifies the arrivals waiting for the next batch whose key this
+   process knows (``KeyCache``): the CPU work fills time that was idle, and none of it runs
+   between the statements of a batch holding the lock;
 3. in the batch's transaction reads the batch's keys in one query, keeps an early
    verification only if its key row is unchanged (else — a revocation, a first-seen kid,
-   any failure — verifies again with the row just read), then ``store_verified`` checks the
-   verified ones in arrival order, each against the database plus the notices accepted
-   before it in the batch, gives the accepted ones consecutive seqs, indexes their areas and
-   queues their NOTIFY — one lock, one commit;
+   any failure — verifies again with the row just read, while its lock request is on the
+   way), then ``sequence_verified`` checks the verified ones in arrival order, each against
+   the database plus the notices accepted before it in the batch, and gives the accepted
+   ones consecutive seqs and receipts, and ``write_batch`` stores them with their areas and
+   NOTIFY — one lock, one commit;
 4. answers each request with its own result once the batch committed (then, on SQLite, wakes
    this process's live subscribers).
 
@@ -28,9 +31,10 @@ of it is stored.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from contracts.jws import MAX_ENVELOPE_BYTES
 from hub.publishers.batch_write import write_batch
@@ -51,6 +55,7 @@ from hub.publishers.trust import CachedKey, CacheLookup, KeyCache, RegistryKeyLo
 from hub.state import HubState
 
 DEFAULT_MAX_BATCH = 100
+T = TypeVar("T")
 
 
 def app_batcher(app_state: Any) -> PublishBatcher:
@@ -67,8 +72,9 @@ class _Received:
     envelope: EnvelopeStrings
     now: datetime
     future: asyncio.Future[PublishResult]
-    early: VerifiedPublish | None = None  # verified on arrival …
+    early: VerifiedPublish | None = None  # verified while waiting …
     key_used: CachedKey | None = None  # … with this cache entry
+    taken: bool = False  # in a batch: verified there if not early
 
 
 @dataclass
@@ -76,6 +82,8 @@ class PublishBatcher:
     max_batch: int = DEFAULT_MAX_BATCH
     keys: KeyCache = field(default_factory=KeyCache)
     _queue: list[_Received] = field(default_factory=list)
+    _untried: deque[_Received] = field(default_factory=deque)
+    _arrival: asyncio.Future[None] | None = None  # resolved by the next arrival
     _runner: asyncio.Task[None] | None = None
     batches: int = 0
     stored: int = 0
@@ -84,27 +92,56 @@ class PublishBatcher:
     async def publish(self, hub: HubState, envelope: EnvelopeStrings) -> PublishResult:
         future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
         item = _Received(envelope, hub.clock.now(), future)
-        self._verify_early(item)
         self._queue.append(item)
+        self._untried.append(item)
+        if self._arrival is not None and not self._arrival.done():
+            self._arrival.set_result(None)
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(hub))
         # shielded: a caller that goes away does not cancel the others' batch
         return await asyncio.shield(future)
 
     def _verify_early(self, item: _Received) -> None:
-        """Verify with the cached key while a batch is being stored (its CPU overlaps the
-        database round trips). Only a success is kept, and only until ``_store`` confirms
-        the key row unchanged; everything else is verified again there."""
+        """Verify with the cached key. Only a success is kept, and only until ``_store``
+        confirms the key row unchanged; everything else is verified again there."""
         lookup = CacheLookup(self.keys)
         checked = verify_envelope(item.envelope, keys=lookup, now=item.now)
         if isinstance(checked, VerifiedPublish) and lookup.used is not None:
             item.early, item.key_used = checked, lookup.used
+
+    def _drop_taken(self) -> None:
+        """Forget arrivals a batch has taken (the oldest: both lists are in arrival order)."""
+        while self._untried and self._untried[0].taken:
+            self._untried.popleft()
+
+    async def _meanwhile(self, pending: asyncio.Future[T]) -> T:
+        """Await ``pending`` (a database round trip of the batch being stored: the key query,
+        the wait for the sequence lock), verifying waiting arrivals one at a time until it is
+        done. Verification thus fills time this process would spend idle, and never runs
+        between the statements of a batch that holds the lock."""
+        try:
+            while not pending.done():
+                self._drop_taken()
+                if self._untried:
+                    self._verify_early(self._untried.popleft())
+                    await asyncio.sleep(0)
+                    continue
+                self._arrival = asyncio.get_running_loop().create_future()
+                await asyncio.wait((pending, self._arrival), return_when=asyncio.FIRST_COMPLETED)
+            return pending.result()
+        finally:
+            self._arrival = None
+            if not pending.done():
+                pending.cancel()
 
     async def _run(self, hub: HubState) -> None:
         try:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
+                for item in batch:
+                    item.taken = True
+                self._drop_taken()
                 self.batches += 1
                 try:
                     results, woken = await self._store(hub, batch)
@@ -134,11 +171,14 @@ class PublishBatcher:
                 )
                 if kid is not None
             }
-            rows = await PublisherRepository(session).get_keys(kids)
+            repo = PublisherRepository(session)
+            rows = await self._meanwhile(asyncio.ensure_future(repo.get_keys(kids)))
             current = {kid: self.keys.refresh(kid, rows.get(kid)) for kid in kids}
             lookup = RegistryKeyLookup(
                 {kid: entry.key for kid, entry in current.items() if entry is not None}
             )
+            lock = asyncio.ensure_future(repo.lock_sequence())
+            await asyncio.sleep(0)  # the lock request is on its way while we verify
             checked: list[VerifiedPublish | PublishRejected] = []
             for item in batch:
                 if item.early is not None and current.get(item.early.verified.kid) is item.key_used:
@@ -147,7 +187,10 @@ class PublishBatcher:
                 else:
                     checked.append(verify_envelope(item.envelope, keys=lookup, now=item.now))
             verified = [item for item in checked if isinstance(item, VerifiedPublish)]
-            sequenced = await sequence_verified(session, verified, identity=hub.identity)
+            last_seq = await self._meanwhile(lock)
+            sequenced = await sequence_verified(
+                session, verified, identity=hub.identity, locked_seq=last_seq
+            )
             areas = await write_batch(session, sequenced)
         outcomes = iter(sequenced.results)
         results: list[PublishResult] = [

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.publishers.models import SEQUENCE_ROW_ID, StoredNotice
@@ -29,8 +29,11 @@ _NOTICES = cast(sa.Table, StoredNotice.__table__)
 _COLUMNS = [column.key for column in _NOTICES.columns]
 
 
+_POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+
+
 def _array_cast(column: sa.Column[Any]) -> str:
-    return f"CAST(:{column.key} AS {column.type.compile(dialect=postgresql.dialect())}[])"
+    return f"CAST(:{column.key} AS {column.type.compile(dialect=_POSTGRESQL)}[])"
 
 
 # Identifiers come from the table definition, never from input; every value is a bound parameter.

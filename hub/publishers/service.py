@@ -257,13 +257,18 @@ class SequencedBatch:
 
 
 async def sequence_verified(
-    session: AsyncSession, items: Sequence[VerifiedPublish], *, identity: HubIdentity
+    session: AsyncSession,
+    items: Sequence[VerifiedPublish],
+    *,
+    identity: HubIdentity,
+    locked_seq: int | None = None,
 ) -> SequencedBatch:
-    """Take the sequence lock and check verified notices in order: one result per item (a
-    rejection, a duplicate's original, or the new notice with the next gap-free seq and its
-    signed receipt). The caller writes the new rows before the transaction ends."""
+    """Take the sequence lock (unless the caller took it in this transaction: ``locked_seq``
+    is what ``lock_sequence`` returned) and check verified notices in order: one result per
+    item (a rejection, a duplicate's original, or the new notice with the next gap-free seq
+    and its signed receipt). The caller writes the new rows before the transaction ends."""
     repo = PublisherRepository(session)
-    last_seq = await repo.lock_sequence()
+    last_seq = await repo.lock_sequence() if locked_seq is None else locked_seq
     view = _LifecycleView(repo)
     await view.prefetch(items)
     results: list[PublishResult] = []

@@ -5,8 +5,10 @@ concurrent publishes through the API share commits and still get every rule righ
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
@@ -128,33 +130,79 @@ async def test_concurrent_publishes_through_the_api_are_gap_free(
     assert isinstance(app.state.publish_batcher, PublishBatcher)
 
 
-async def test_arrivals_are_verified_early_with_the_key_the_batch_confirms(
-    registered: HubState,
+class HeldKeyQuery:
+    """Holds a batch in its key query (a slow database) until released; ``before`` runs in
+    the batch's session first (e.g. a revocation committed meanwhile by another process)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.released = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.before: Callable[[PublisherRepository], Awaitable[None]] | None = None
+        original = PublisherRepository.get_keys
+
+        async def get_keys(repo: PublisherRepository, kids: Any) -> Any:
+            self.entered.set()
+            await self.released.wait()
+            if self.before is not None:
+                await self.before(repo)
+            return await original(repo, kids)
+
+        monkeypatch.setattr(PublisherRepository, "get_keys", get_keys)
+
+
+async def publish_during_a_held_batch(
+    registered: HubState, batcher: PublishBatcher, held: HeldKeyQuery
+) -> PublishResult:
+    """A first publish's batch waits in its key query; a second publish arrives meanwhile."""
+    held.released.clear()
+    held.entered.clear()
+    first = asyncio.ensure_future(batcher.publish(registered, strings(make_notice())))
+    await held.entered.wait()
+    second = asyncio.ensure_future(batcher.publish(registered, strings(make_notice())))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    held.released.set()
+    assert isinstance(await first, PublishAccepted)
+    return await second
+
+
+async def test_arrivals_are_verified_while_a_batch_waits_and_kept_if_the_key_is_unchanged(
+    registered: HubState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batcher = PublishBatcher()
-    [first] = await asyncio.gather(batcher.publish(registered, strings(make_notice())))
-    assert isinstance(first, PublishAccepted)
-    assert batcher.verified_early == 0  # the kid was not known yet: verified in the batch
-    second = await batcher.publish(registered, strings(make_notice()))
-    assert isinstance(second, PublishAccepted) and second.seq == 2
-    assert batcher.verified_early == 1  # the cached key, confirmed unchanged by the batch
+    held = HeldKeyQuery(monkeypatch)
+    held.released.set()
+    assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
+    assert batcher.verified_early == 0  # nothing waited: verified in its own batch
+    second = await publish_during_a_held_batch(registered, batcher, held)
+    assert isinstance(second, PublishAccepted) and second.seq == 3
+    assert batcher.verified_early == 1  # the cached key, confirmed unchanged by its batch
 
 
 async def test_a_revocation_overrules_an_early_verification_with_the_cached_key(
-    registered: HubState,
+    registered: HubState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batcher = PublishBatcher()
+    held = HeldKeyQuery(monkeypatch)
+    held.released.set()
     assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
-    async with registered.transaction() as session:  # e.g. `todoke hub revoke-key` elsewhere
-        assert await PublisherRepository(session).set_key_revoked(CFA_KID, NOW)
-    result = await batcher.publish(registered, strings(make_notice()))
+    calls = 0
+
+    async def revoke_before_the_second_batch(repo: PublisherRepository) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # `todoke hub revoke-key`, after the early verification
+            assert await repo.set_key_revoked(CFA_KID, NOW)
+
+    held.before = revoke_before_the_second_batch
+    result = await publish_during_a_held_batch(registered, batcher, held)
+    assert calls == 2
     assert isinstance(result, PublishRejected), result
     assert result.code is RejectionCode.KEY_REVOKED
     assert batcher.verified_early == 0
     async with registered.transaction() as session:
-        assert await PublisherRepository(session).count_notices() == 1
-    # and the cache now holds the revoked row: no early success any more
-    entry = batcher.keys.get(CFA_KID)
+        assert await PublisherRepository(session).count_notices() == 2
+    entry = batcher.keys.get(CFA_KID)  # the cache holds the revoked row now
     assert entry is not None and entry.key.revoked_at == NOW
 
 
