@@ -37,17 +37,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from contracts.jws import MAX_ENVELOPE_BYTES
-from hub.publishers.batch_write import write_batch
+from hub.publishers.batch_write import WriteConflict, WriteGuard, write_batch
+from hub.publishers.lifecycle import LifecycleView, plan_batch
 from hub.publishers.repository import PublisherRepository
 from hub.publishers.schemas import (
     EnvelopeStrings,
     PublishRejected,
     PublishResult,
-)
-from hub.publishers.service import (
     VerifiedPublish,
+)
+from hub.publishers.sequencing import SequencedBatch, assign, new_row
+from hub.publishers.service import (
     header_kid,
-    sequence_verified,
     signed_envelope,
     verify_envelope,
 )
@@ -88,6 +89,7 @@ class PublishBatcher:
     batches: int = 0
     stored: int = 0
     verified_early: int = 0
+    conflicts: int = 0  # batches stored again lock-first (``WriteConflict``)
 
     async def publish(self, hub: HubState, envelope: EnvelopeStrings) -> PublishResult:
         future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
@@ -162,7 +164,19 @@ class PublishBatcher:
     async def _store(
         self, hub: HubState, batch: list[_Received]
     ) -> tuple[list[PublishResult], list[tuple[int, list[str]]]]:
+        try:
+            return await self._store_once(hub, batch, plan_first=True)
+        except WriteConflict:  # rolled back: a notice committed meanwhile touches this batch
+            self.conflicts += 1
+            return await self._store_once(hub, batch, plan_first=False)
+
+    async def _store_once(
+        self, hub: HubState, batch: list[_Received], *, plan_first: bool
+    ) -> tuple[list[PublishResult], list[tuple[int, list[str]]]]:
+        sequenced: SequencedBatch | None = None
+        areas: dict[int, list[str]] = {}
         async with hub.transaction() as session:
+            repo = PublisherRepository(session)
             # the batch's keys as they are now, in one query; the cache follows the registry
             kids = {
                 kid
@@ -171,14 +185,11 @@ class PublishBatcher:
                 )
                 if kid is not None
             }
-            repo = PublisherRepository(session)
             rows = await self._meanwhile(asyncio.ensure_future(repo.get_keys(kids)))
             current = {kid: self.keys.refresh(kid, rows.get(kid)) for kid in kids}
             lookup = RegistryKeyLookup(
                 {kid: entry.key for kid, entry in current.items() if entry is not None}
             )
-            lock = asyncio.ensure_future(repo.lock_sequence())
-            await asyncio.sleep(0)  # the lock request is on its way while we verify
             checked: list[VerifiedPublish | PublishRejected] = []
             for item in batch:
                 if item.early is not None and current.get(item.early.verified.kid) is item.key_used:
@@ -187,17 +198,32 @@ class PublishBatcher:
                 else:
                     checked.append(verify_envelope(item.envelope, keys=lookup, now=item.now))
             verified = [item for item in checked if isinstance(item, VerifiedPublish)]
-            last_seq = await self._meanwhile(lock)
-            sequenced = await sequence_verified(
-                session, verified, identity=hub.identity, locked_seq=last_seq
-            )
-            areas = await write_batch(session, sequenced)
-        outcomes = iter(sequenced.results)
+            if verified:
+                view = LifecycleView(repo)
+                if plan_first:  # plan on one snapshot, lock, write if the plan still holds
+                    seen = await view.prefetch(verified)
+                    plans = await plan_batch(view, verified, new_row=new_row)
+                    locked = await self._meanwhile(asyncio.ensure_future(repo.lock_sequence()))
+                    guard = WriteGuard(
+                        seen_seq=seen,
+                        locked_seq=locked,
+                        notice_ids=frozenset(view.touched_ids),
+                        document_ids=frozenset(view.touched_documents),
+                    )
+                else:
+                    locked = await self._meanwhile(asyncio.ensure_future(repo.lock_sequence()))
+                    await view.prefetch(verified)
+                    plans = await plan_batch(view, verified, new_row=new_row)
+                    guard = WriteGuard.locked_first(locked)
+                sequenced = assign(plans, last_seq=locked, identity=hub.identity)
+                areas = await write_batch(session, sequenced, guard=guard)
+        outcomes = iter(sequenced.results if sequenced is not None else ())
         results: list[PublishResult] = [
             next(outcomes) if isinstance(item, VerifiedPublish) else item for item in checked
         ]
-        self.stored += len(sequenced.rows)
-        return results, [(row.seq, areas[row.seq]) for row in sequenced.rows]
+        new_rows = sequenced.rows if sequenced is not None else []
+        self.stored += len(new_rows)
+        return results, [(row.seq, areas[row.seq]) for row in new_rows]
 
 
 def header_kid_of(item: _Received) -> str | None:

@@ -1,17 +1,24 @@
 """Writing what a publish batch accepted: the sequence counter, the notices, their area index
-and (PostgreSQL) their NOTIFY, all inside the batch's transaction.
+and (PostgreSQL) their NOTIFY, all inside the batch's transaction — if nothing the batch's
+plan relied on changed since it looked (``WriteGuard``).
 
 Everything here runs while the batch holds the sequence row lock, and every round trip under
-that lock is time the other replicas wait. On PostgreSQL the four writes are therefore one
-statement — data-modifying CTEs over ``unnest`` of one array per column, the NOTIFYs in seq
-order from its main query (PostgreSQL delivers them at commit, in that order) — one round trip
-instead of four. On SQLite (one process, which holds the database lock for the whole
-transaction anyway) they are four plain statements and there is nothing to notify.
+that lock is time the other replicas wait. So the batch plans *before* it takes the lock (the
+lifecycle rules read one snapshot) and the write checks that plan: no notice committed after
+the seq the plan saw may carry one of the notice ids or documents the rules read. On
+PostgreSQL guard and writes are one statement — a guard CTE, data-modifying CTEs over
+``unnest`` of one array per column, the NOTIFYs in seq order from its main query (PostgreSQL
+delivers them at commit, in that order) — one round trip instead of four, and none for the
+plan. A guard that fails writes nothing and raises ``WriteConflict``: the caller rolls back
+and stores the batch again the lock-first way. On SQLite (one process, whose transactions hold
+the database lock from their start) the plan cannot go stale; the guard only compares seqs,
+and the writes are four plain statements with nothing to notify.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -20,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.publishers.models import SEQUENCE_ROW_ID, StoredNotice
 from hub.publishers.repository import PublisherRepository
-from hub.publishers.service import SequencedBatch
+from hub.publishers.sequencing import SequencedBatch
 from hub.subscribers.areas import areas_of_payload
 from hub.subscribers.fanout import CHANNEL, notify_payload
 from hub.subscribers.repository import FeedRepository
@@ -39,29 +46,64 @@ def _array_cast(column: sa.Column[Any]) -> str:
 # Identifiers come from the table definition, never from input; every value is a bound parameter.
 _PG_WRITE = sa.text(
     f"""
-WITH counter AS (
-    UPDATE notice_sequence SET last_seq = :last_seq WHERE id = {SEQUENCE_ROW_ID}
+WITH conflict AS (
+    SELECT EXISTS (
+        SELECT 1 FROM notices WHERE seq > :seen_seq
+        AND (notice_id = ANY(CAST(:touched_ids AS TEXT[]))
+             OR document_id = ANY(CAST(:touched_documents AS TEXT[])))
+    ) AS found
+), counter AS (
+    UPDATE notice_sequence SET last_seq = :last_seq
+    WHERE id = {SEQUENCE_ROW_ID} AND NOT (SELECT found FROM conflict)
 ), stored AS (
     INSERT INTO notices ({", ".join(_COLUMNS)})
-    SELECT * FROM unnest({", ".join(_array_cast(column) for column in _NOTICES.columns)})
+    SELECT * FROM unnest({", ".join(_array_cast(column) for column in _NOTICES.columns)}) AS n
+    WHERE NOT (SELECT found FROM conflict)
 ), indexed AS (
     INSERT INTO notice_areas (seq, area)
-    SELECT * FROM unnest(CAST(:area_seqs AS BIGINT[]), CAST(:area_codes AS VARCHAR(5)[]))
+    SELECT * FROM unnest(CAST(:area_seqs AS BIGINT[]), CAST(:area_codes AS VARCHAR(5)[])) AS a
+    WHERE NOT (SELECT found FROM conflict)
 )
 SELECT pg_notify(:channel, hint) FROM unnest(CAST(:hints AS TEXT[])) WITH ORDINALITY AS t(hint, n)
+WHERE NOT (SELECT found FROM conflict)
 ORDER BY n
 """  # noqa: S608
 )
 
 
-async def write_batch(session: AsyncSession, batch: SequencedBatch) -> dict[int, list[str]]:
-    """Write the batch's new notices (in seq order) with their areas; the areas by seq."""
+@dataclass(frozen=True)
+class WriteGuard:
+    """What a batch's plan relied on: the last seq committed when it looked, the seq the lock
+    showed, and every notice id and document id its lifecycle rules read."""
+
+    seen_seq: int
+    locked_seq: int
+    notice_ids: frozenset[str] = frozenset()
+    document_ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def locked_first(cls, locked_seq: int) -> WriteGuard:
+        """A plan made under the lock: nothing can have changed."""
+        return cls(seen_seq=locked_seq, locked_seq=locked_seq)
+
+
+class WriteConflict(Exception):
+    """A notice committed after the plan looked touches what the plan relied on."""
+
+
+async def write_batch(
+    session: AsyncSession, batch: SequencedBatch, *, guard: WriteGuard
+) -> dict[int, list[str]]:
+    """Write the batch's new notices (in seq order) with their areas, or raise
+    ``WriteConflict`` and write nothing; the areas by seq."""
     areas = {row.seq: areas_of_payload(row.payload) for row in batch.rows}
     if not batch.rows:
         return areas
     if session.get_bind().dialect.name == "postgresql":
-        await _write_postgresql(session, batch, areas)
+        await _write_postgresql(session, batch, areas, guard)
     else:
+        if guard.locked_seq != guard.seen_seq:
+            raise WriteConflict(f"seq moved from {guard.seen_seq} to {guard.locked_seq}")
         repo = PublisherRepository(session)
         await repo.set_last_seq(batch.last_seq)
         await repo.add_notices(batch.rows)
@@ -70,12 +112,22 @@ async def write_batch(session: AsyncSession, batch: SequencedBatch) -> dict[int,
 
 
 async def _write_postgresql(
-    session: AsyncSession, batch: SequencedBatch, areas: Mapping[int, Sequence[str]]
+    session: AsyncSession,
+    batch: SequencedBatch,
+    areas: Mapping[int, Sequence[str]],
+    guard: WriteGuard,
 ) -> None:
     params: dict[str, Any] = {key: [getattr(row, key) for row in batch.rows] for key in _COLUMNS}
     params["last_seq"] = batch.last_seq
+    params["seen_seq"] = guard.seen_seq
+    params["touched_ids"] = sorted(guard.notice_ids)
+    params["touched_documents"] = sorted(guard.document_ids)
     params["area_seqs"] = [seq for seq, codes in areas.items() for _ in codes]
     params["area_codes"] = [code for codes in areas.values() for code in codes]
     params["channel"] = CHANNEL
     params["hints"] = [notify_payload(row.seq, areas[row.seq]) for row in batch.rows]
-    await session.execute(_PG_WRITE, params)
+    notified = len((await session.execute(_PG_WRITE, params)).all())
+    if notified == 0:
+        raise WriteConflict(f"a notice committed after seq {guard.seen_seq} touches this batch")
+    if notified != len(batch.rows):
+        raise RuntimeError(f"stored {len(batch.rows)} notices but notified {notified}")

@@ -108,34 +108,42 @@ class PublisherRepository:
 
     async def notices_and_revisions(
         self, keys: Iterable[tuple[str, str]], documents: Iterable[tuple[str, str]]
-    ) -> tuple[dict[tuple[str, str], StoredNotice], dict[tuple[str, str], int]]:
-        """In one query: the stored notices among ``(publisher, notice_id)`` keys, and the
-        highest stored revision of each ``(publisher, document_id)`` that has one (read from
-        every stored revision of those documents: a document has few)."""
+    ) -> tuple[int, dict[tuple[str, str], StoredNotice], dict[tuple[str, str], int]]:
+        """In one statement (one snapshot): the last committed seq, the stored notices among
+        ``(publisher, notice_id)`` keys, and the highest stored revision of each
+        ``(publisher, document_id)`` that has one (read from every stored revision of those
+        documents: a document has few)."""
         wanted, docs = set(keys), set(documents)
-        if not wanted and not docs:
-            return {}, {}
         publishers = sorted({p for p, _ in wanted} | {p for p, _ in docs})
-        matches = []
-        if wanted:
-            matches.append(StoredNotice.notice_id.in_(sorted({n for _, n in wanted})))
-        if docs:
-            matches.append(StoredNotice.document_id.in_(sorted({d for _, d in docs})))
-        rows = await self.session.scalars(
-            sa.select(StoredNotice).where(  # the (publisher, notice_id|document_id) indexes
-                StoredNotice.publisher_id.in_(publishers), sa.or_(*matches)
+        matches = [
+            StoredNotice.notice_id.in_(sorted({n for _, n in wanted})),
+            StoredNotice.document_id.in_(sorted({d for _, d in docs})),
+        ]
+        rows = await self.session.execute(
+            sa.select(NoticeSequence.last_seq, StoredNotice)
+            .select_from(NoticeSequence)
+            .outerjoin(  # the (publisher, notice_id|document_id) indexes
+                StoredNotice,
+                sa.and_(StoredNotice.publisher_id.in_(publishers), sa.or_(*matches)),
             )
+            .where(NoticeSequence.id == SEQUENCE_ROW_ID)
         )
+        seen: int | None = None
         found: dict[tuple[str, str], StoredNotice] = {}
         revisions: dict[tuple[str, str], int] = {}
-        for row in rows:
+        for last_seq, row in rows:
+            seen = int(last_seq)
+            if row is None:
+                continue
             key = (row.publisher_id, row.notice_id)
             if key in wanted:
                 found[key] = row
             document = (row.publisher_id, row.document_id)
             if document in docs:
                 revisions[document] = max(revisions.get(document, row.revision), row.revision)
-        return found, revisions
+        if seen is None:
+            raise RuntimeError("notice_sequence row missing: run `todoke hub migrate`")
+        return seen, found, revisions
 
     async def add_notices(self, notices: Sequence[StoredNotice]) -> None:
         """Insert new notices in one executemany. Core, not the unit of work: the rows are only

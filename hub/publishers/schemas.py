@@ -7,6 +7,7 @@ from datetime import datetime
 
 from contracts.errors import RejectionCode
 from contracts.jws import SignedEnvelope
+from contracts.verify import VerifiedNotice
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,12 @@ class Revocation:
     revoked_at: datetime
     #: False when the key already was revoked at or before the asked time (idempotent)
     changed: bool
+
+
+@dataclass(frozen=True)
+class VerifiedPublish:
+    """A received envelope that passed CONTRACT §3 verification ``now``; not stored yet."""
+
+    envelope: EnvelopeStrings
+    verified: VerifiedNotice
+    now: datetime

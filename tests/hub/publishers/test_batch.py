@@ -17,8 +17,15 @@ from contracts.verify import verify_receipt
 from hub.publishers.batch import PublishBatcher
 from hub.publishers.models import PublisherKey, StoredNotice
 from hub.publishers.repository import PublisherRepository
-from hub.publishers.schemas import EnvelopeStrings, PublishAccepted, PublishRejected, PublishResult
-from hub.publishers.service import VerifiedPublish, store_verified, verify_publish
+from hub.publishers.schemas import (
+    EnvelopeStrings,
+    PublishAccepted,
+    PublishRejected,
+    PublishResult,
+    VerifiedPublish,
+)
+from hub.publishers.sequencing import store_verified
+from hub.publishers.service import verify_publish
 from hub.state import HubState
 from hub.subscribers.models import NoticeArea
 from hub.subscribers.repository import FeedRepository
