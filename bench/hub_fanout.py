@@ -112,6 +112,19 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every ``postgres`` process on this machine so far (Linux)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
 def loadavg() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -247,15 +260,16 @@ async def run_ingest(
                 accepted += 1
 
     cpu = [cpu_seconds(hub.process.pid) for hub in hubs]
-    busy, mine = machine_busy_seconds(), time.process_time()
+    busy, mine, database = machine_busy_seconds(), time.process_time(), postgres_cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
     elapsed = time.perf_counter() - started
     cpu = [cpu_seconds(hub.process.pid) - before for hub, before in zip(hubs, cpu, strict=True)]
     busy, mine = machine_busy_seconds() - busy, time.process_time() - mine
+    database = postgres_cpu_seconds() - database
     print(f"    machine CPU during (b): {busy / elapsed:.2f} of {os.cpu_count()} cores busy; "
-          f"hubs {sum(cpu) / elapsed:.2f}, this client {mine / elapsed:.2f}, "
-          f"the rest (PostgreSQL, …) {(busy - sum(cpu) - mine) / elapsed:.2f}")  # fmt: skip
+          f"hubs {sum(cpu) / elapsed:.2f}, PostgreSQL {database / elapsed:.2f}, this client "
+          f"{mine / elapsed:.2f}, the rest {(busy - sum(cpu) - mine - database) / elapsed:.2f}")  # fmt: skip
     return accepted / elapsed, accepted, cpu
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -10,6 +11,7 @@ from alembic.script import ScriptDirectory
 
 from hub.db import alembic_config, current_revision, sync_url, upgrade_to_head
 from hub.models import metadata
+from tests.fixtures.database import backend
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -49,3 +51,22 @@ def test_downgrade_to_base_removes_every_table(database_url: str) -> None:
     finally:
         engine.dispose()
     assert tables <= {"alembic_version"}
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="a PostgreSQL storage parameter (TOAST)")
+def test_notices_stay_inline_on_postgresql(database_url: str) -> None:
+    upgrade_to_head(database_url)
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.begin() as connection:
+            options = connection.execute(
+                sa.text("SELECT reloptions FROM pg_class WHERE relname = 'notices'")
+            ).scalar_one()
+            assert options == ["toast_tuple_target=8160"]
+            command.downgrade(alembic_config(connection), "0003")
+            options = connection.execute(
+                sa.text("SELECT reloptions FROM pg_class WHERE relname = 'notices'")
+            ).scalar_one()
+            assert options is None
+    finally:
+        engine.dispose()
