@@ -321,6 +321,9 @@ def main() -> None:
         root = {"kid": "hub-bench/root1", "jwk": public_jwk(root_key)}
 
         warm_up(hubs, publisher_key)
+        if not args.sqlite:  # as autovacuum has on any hub in service (docs/BENCHMARKS.md)
+            with psycopg.connect(url, autocommit=True) as connection:
+                connection.execute("ANALYZE")
         if args.part in ("a", "both"):
             print(f"load average before (a): {loadavg()}")
             fanout = run_fanout(args, hubs, creds, root, publisher_key)

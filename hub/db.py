@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+PLAN_CACHE_MODE = "force_custom_plan"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -112,7 +113,13 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(full, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         _serialize_sqlite_writers(engine.sync_engine)
         return engine
-    return create_async_engine(full, pool_pre_ping=True)
+    # Custom plans: the hub's tables grow from empty by orders of magnitude, and a generic plan
+    # PostgreSQL cached for a statement (psycopg prepares it on its fifth use) while a table was
+    # small went on scanning it until the next autoanalyze: ingest slowed as notices accumulated
+    # (bench/hub_fanout.py: PostgreSQL's CPU per notice halved, docs/BENCHMARKS.md).
+    return create_async_engine(
+        full, pool_pre_ping=True, connect_args={"options": f"-c plan_cache_mode={PLAN_CACHE_MODE}"}
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

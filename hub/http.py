@@ -82,22 +82,22 @@ class HubHTTPMiddleware:
         self.max_body_bytes = max_body_bytes
         self.direct = direct
 
+    def _too_large(self) -> bytes:
+        return error_body(f"request body is larger than {self.max_body_bytes} bytes", "TOO_LARGE")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = os.urandom(16).hex()  # as uuid4().hex reads, at a fraction of its cost
         scope.setdefault("state", {})["request_id"] = request_id
-        too_large = error_body(
-            f"request body is larger than {self.max_body_bytes} bytes", "TOO_LARGE"
-        )
         if self._declared_length(scope) > self.max_body_bytes:
-            await send_json(send, 413, too_large, request_id)
+            await send_json(send, 413, self._too_large(), request_id)
             return
         try:
             body, replay = await self._read_body(receive)
         except _TooLarge:
-            await send_json(send, 413, too_large, request_id)
+            await send_json(send, 413, self._too_large(), request_id)
             return
         if (
             self.direct is not None

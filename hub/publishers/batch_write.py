@@ -50,7 +50,7 @@ _PG_WRITE = sa.text(
     f"""
 WITH conflict AS (
     SELECT EXISTS (
-        SELECT 1 FROM notices WHERE seq > :seen_seq
+        SELECT 1 FROM notices WHERE seq BETWEEN :seen_seq + 1 AND :locked_seq
         AND (notice_id IN (SELECT json_array_elements_text(CAST(:touched_ids AS JSON)))
              OR document_id IN (SELECT json_array_elements_text(CAST(:touched_documents AS JSON))))
     ) AS found
@@ -127,7 +127,8 @@ async def _write_postgresql(
     params: dict[str, Any] = {
         "rows": json.dumps(rows, default=_json_default, separators=(",", ":")),
         "last_seq": batch.last_seq,
-        "seen_seq": guard.seen_seq,
+        "seen_seq": guard.seen_seq,  # a bounded range: the primary key index, whatever the plan
+        "locked_seq": guard.locked_seq,
         "touched_ids": json.dumps(sorted(guard.notice_ids)),
         "touched_documents": json.dumps(sorted(guard.document_ids)),
         "areas": json.dumps(

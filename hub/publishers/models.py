@@ -44,7 +44,9 @@ class StoredNotice(Base):
     __tablename__ = "notices"
     __table_args__ = (
         sa.UniqueConstraint("publisher_id", "notice_id"),
-        sa.Index("ix_notices_publisher_document", "publisher_id", "document_id"),
+        # lookups select by id first (migration 0005)
+        sa.Index("ix_notices_notice_id", "notice_id"),
+        sa.Index("ix_notices_document_id_publisher_id", "document_id", "publisher_id"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
