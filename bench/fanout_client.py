@@ -88,13 +88,16 @@ class RawHttp:
             self.freed.notify_all()
 
     async def post_json(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
-        try:
-            return await self._post_json(path, body, headers)
-        except _Closed:  # an idle keep-alive connection the server closed: once more, fresh
-            return await self._post_json(path, body, headers)
+        return await self.post_encoded(path, json.dumps(body).encode(), headers)
 
-    async def _post_json(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
-        data = json.dumps(body).encode()
+    async def post_encoded(self, path: str, data: bytes, headers: dict[str, str]) -> Any:
+        """POST a JSON body encoded ahead (e.g. a publisher's prepared requests)."""
+        try:
+            return await self._post(path, data, headers)
+        except _Closed:  # an idle keep-alive connection the server closed: once more, fresh
+            return await self._post(path, data, headers)
+
+    async def _post(self, path: str, data: bytes, headers: dict[str, str]) -> Any:
         head = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                 "Content-Type: application/json", f"Content-Length: {len(data)}"]  # fmt: skip
         head += [f"{name}: {value}" for name, value in headers.items()]

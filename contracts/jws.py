@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -61,15 +62,7 @@ class SignedEnvelope(BaseModel):
 
     def header(self) -> dict[str, Any]:
         """The decoded protected header (any members; use ``decode_header`` to check it)."""
-        try:
-            value = json.loads(
-                b64url_decode(self.protected).decode("utf-8"), object_pairs_hook=_unique
-            )
-        except ValueError as exc:
-            raise ContractError(RejectionCode.BAD_ENVELOPE, f"protected header: {exc}") from exc
-        if not isinstance(value, dict):
-            raise ContractError(RejectionCode.BAD_ENVELOPE, "protected header is not a JSON object")
-        return value
+        return _decode_protected(self.protected)
 
     def size(self) -> int:
         """Bytes of the flattened JSON serialization (compare with ``MAX_ENVELOPE_BYTES``)."""
@@ -82,6 +75,16 @@ class SignedEnvelope(BaseModel):
             return f"{self.protected}.{self.payload}".encode("ascii")
         except UnicodeEncodeError as exc:
             raise ContractError(RejectionCode.BAD_ENVELOPE, "envelope is not ASCII") from exc
+
+
+def _decode_protected(protected: str) -> dict[str, Any]:
+    try:
+        value = json.loads(b64url_decode(protected).decode("utf-8"), object_pairs_hook=_unique)
+    except ValueError as exc:
+        raise ContractError(RejectionCode.BAD_ENVELOPE, f"protected header: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ContractError(RejectionCode.BAD_ENVELOPE, "protected header is not a JSON object")
+    return value
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -152,7 +155,15 @@ def open_envelope(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]
     or a ``kid`` not matching ``kid_re``. It also checks that payload and signature are
     unpadded base64url (junk is ``BAD_ENVELOPE`` before any key is looked up).
     """
-    header = envelope.header()
+    kid = _checked_kid(envelope.protected, typ, kid_re)
+    return OpenedEnvelope(kid, decode_payload(envelope), _decode_signature(envelope))
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_kid(protected: str, typ: str, kid_re: re.Pattern[str]) -> str:
+    """Step 1's header check; a signer sends the same header with every envelope, so the
+    accepted ones are remembered by their exact text (a refusal raises and is not cached)."""
+    header = _decode_protected(protected)
     if "alg" in header and header["alg"] != ALG:
         raise ContractError(RejectionCode.BAD_ALG, f"alg must be exactly {ALG!r}")
     if set(header) != _HEADER_MEMBERS:
@@ -164,7 +175,7 @@ def open_envelope(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]
     kid = header["kid"]
     if not isinstance(kid, str) or kid_re.fullmatch(kid) is None:
         raise ContractError(RejectionCode.BAD_ENVELOPE, "malformed kid")
-    return OpenedEnvelope(kid, decode_payload(envelope), _decode_signature(envelope))
+    return kid
 
 
 def decode_header(envelope: SignedEnvelope, *, typ: str, kid_re: re.Pattern[str]) -> str:

@@ -31,6 +31,7 @@ of it is stored.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +57,7 @@ from hub.publishers.trust import CachedKey, CacheLookup, KeyCache, RegistryKeyLo
 from hub.state import HubState
 
 DEFAULT_MAX_BATCH = 100
+EARLY_SLICE_SECONDS = 0.0005
 T = TypeVar("T")
 
 
@@ -125,7 +127,12 @@ class PublishBatcher:
             while not pending.done():
                 self._drop_taken()
                 if self._untried:
-                    self._verify_early(self._untried.popleft())
+                    # a slice of work between looks at the event loop (each look is a syscall)
+                    until = time.perf_counter() + EARLY_SLICE_SECONDS
+                    while self._untried and time.perf_counter() < until:
+                        item = self._untried.popleft()
+                        if not item.taken:
+                            self._verify_early(item)
                     await asyncio.sleep(0)
                     continue
                 self._arrival = asyncio.get_running_loop().create_future()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from contracts.canonical import canonicalize
 from contracts.errors import ContractError, RejectionCode
+from contracts.ids import HUB_KID_RE, KID_RE
 from contracts.jws import (
     MAX_ENVELOPE_BYTES,
     TYP_KEYSET,
@@ -19,6 +20,7 @@ from contracts.jws import (
     TYP_REPORT,
     SignedEnvelope,
     digest,
+    open_envelope,
     sign,
 )
 from contracts.keys import (
@@ -167,3 +169,24 @@ def test_b64url_decode_accepts_exactly_the_encodings_of_bytes(text: str) -> None
     else:
         with pytest.raises(ValueError):
             b64url_decode(text)
+
+
+def test_a_checked_header_is_remembered_for_its_typ_and_kid_pattern_only() -> None:
+    """Step 1 remembers accepted headers by their exact text: the same header under another
+    typ or kid pattern is checked again and refused; a refused header is refused every time."""
+    envelope = sign(notice(), typ=TYP_NOTICE, kid=PREF_KID, private_key=PREF_KEY)
+    assert open_envelope(envelope, typ=TYP_NOTICE, kid_re=KID_RE).kid == PREF_KID
+    assert open_envelope(envelope, typ=TYP_NOTICE, kid_re=KID_RE).kid == PREF_KID
+    for typ, kid_re in ((TYP_RECEIPT, KID_RE), (TYP_NOTICE, HUB_KID_RE)):
+        with pytest.raises(ContractError) as refused:
+            open_envelope(envelope, typ=typ, kid_re=kid_re)
+        assert refused.value.code is RejectionCode.BAD_ENVELOPE
+    none_alg = SignedEnvelope(
+        protected=b64url_encode(b'{"alg":"none","kid":"pref-23/2027a","typ":"todoke-notice+jws"}'),
+        payload=envelope.payload,
+        signature=envelope.signature,
+    )
+    for _ in range(2):
+        with pytest.raises(ContractError) as refused:
+            open_envelope(none_alg, typ=TYP_NOTICE, kid_re=KID_RE)
+        assert refused.value.code is RejectionCode.BAD_ALG
