@@ -92,12 +92,16 @@ class RawHttp:
 
     async def post_encoded(self, path: str, data: bytes, headers: dict[str, str]) -> Any:
         """POST a JSON body encoded ahead (e.g. a publisher's prepared requests)."""
+        return json.loads(await self.post_raw(path, data, headers))
+
+    async def post_raw(self, path: str, data: bytes, headers: dict[str, str]) -> bytes:
+        """``post_encoded`` without decoding the answer."""
         try:
             return await self._post(path, data, headers)
         except _Closed:  # an idle keep-alive connection the server closed: once more, fresh
             return await self._post(path, data, headers)
 
-    async def _post(self, path: str, data: bytes, headers: dict[str, str]) -> Any:
+    async def _post(self, path: str, data: bytes, headers: dict[str, str]) -> bytes:
         head = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                 "Content-Type: application/json", f"Content-Length: {len(data)}"]  # fmt: skip
         head += [f"{name}: {value}" for name, value in headers.items()]
@@ -122,7 +126,7 @@ class RawHttp:
         await self._release(conn)
         if b" 200 " not in status:
             raise RuntimeError(f"HTTP {status!r}: {payload[:200]!r}")
-        return json.loads(payload)
+        return payload
 
 
 class Subscriber:

@@ -48,6 +48,7 @@ from todoke.demo.notices import genkyo_todoke_notice
 from todoke.demo.processes import Service, start_service
 
 HERE = Path(__file__).resolve().parent
+ACCEPTED = b'{"data":{"publishNotice":{"__typename":"PublishAccepted",'
 PUBLISH = """mutation P($e: SignedEnvelopeInput!) { publishNotice(envelope: $e) {
   __typename ... on PublishAccepted { seq } ... on PublishRejected { code message } } }"""
 
@@ -267,8 +268,12 @@ async def run_ingest(
         nonlocal accepted
         pool = pools[index % len(pools)]
         while not queue.empty():
-            answer = await pool.post_encoded("/graphql", queue.get_nowait(), {})
-            if answer["data"]["publishNotice"]["__typename"] == "PublishAccepted":
+            answer = await pool.post_raw("/graphql", queue.get_nowait(), {})
+            # the hub's compact answer, checked without decoding it (this client's CPU is
+            # taken from the hubs'); anything else is decoded and must say the same
+            if answer.startswith(ACCEPTED) or (
+                json.loads(answer)["data"]["publishNotice"]["__typename"] == "PublishAccepted"
+            ):
                 accepted += 1
 
     cpu = [cpu_seconds(hub.process.pid) for hub in hubs]

@@ -13,9 +13,9 @@ unchanged, which gives the usual answers (errors, 429, UNAUTHENTICATED).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.types import Scope
 
 from hub.graphql.limits import AbuseGuard
@@ -74,8 +74,8 @@ class DirectLane:
         if not isinstance(hub, HubState):
             return None  # not started (lifespan): the GraphQL path says so
         try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
             return None  # the GraphQL path answers it (400)
         if not isinstance(request, dict):
             return None
@@ -92,4 +92,4 @@ class DirectLane:
             )
         if answer is None:
             return None
-        return json.dumps(answer, separators=(",", ":")).encode("utf-8")  # as strawberry encodes
+        return orjson.dumps(answer)
