@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.publishers.models import SEQUENCE_ROW_ID, StoredNotice
 from hub.publishers.repository import PublisherRepository
 from hub.publishers.sequencing import SequencedBatch
-from hub.subscribers.areas import areas_of_payload
 from hub.subscribers.fanout import CHANNEL, notify_payload
 from hub.subscribers.repository import FeedRepository
 
@@ -99,7 +98,7 @@ async def write_batch(
 ) -> dict[int, list[str]]:
     """Write the batch's new notices (in seq order) with their areas, or raise
     ``WriteConflict`` and write nothing; the areas by seq."""
-    areas = {row.seq: areas_of_payload(row.payload) for row in batch.rows}
+    areas = {row.seq: row.areas for row in batch.rows}
     if not batch.rows:
         return areas
     if session.get_bind().dialect.name == "postgresql":

@@ -14,7 +14,7 @@ from contracts.errors import ContractError, RejectionCode
 from contracts.verify import VerifiedNotice
 from hub.publishers.models import Alarm, StoredNotice
 from hub.publishers.repository import PublisherRepository
-from hub.publishers.schemas import EnvelopeStrings, PublishRejected, VerifiedPublish
+from hub.publishers.schemas import EnvelopeStrings, NoticeRow, PublishRejected, VerifiedPublish
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ class LifecycleView:
 
     def __init__(self, repo: PublisherRepository) -> None:
         self.repo = repo
-        self._notices: dict[tuple[str, str], StoredNotice | None] = {}
+        self._notices: dict[tuple[str, str], StoredNotice | NoticeRow | None] = {}
         self._revisions: dict[tuple[str, str], int | None] = {}
-        self._added: list[StoredNotice] = []
+        self._added: list[NoticeRow] = []
         # every notice id and document id the rules looked at (``WriteGuard``)
         self.touched_ids: set[str] = set()
         self.touched_documents: set[str] = set()
@@ -56,7 +56,9 @@ class LifecycleView:
         self.touched_documents.update(document_id for _, document_id in documents)
         return seen
 
-    async def get_notice(self, publisher_id: str, notice_id: str) -> StoredNotice | None:
+    async def get_notice(
+        self, publisher_id: str, notice_id: str
+    ) -> StoredNotice | NoticeRow | None:
         key = (publisher_id, notice_id)
         self.touched_ids.add(notice_id)
         if key not in self._notices:
@@ -79,7 +81,7 @@ class LifecycleView:
     async def add_alarm(self, alarm: Alarm) -> Alarm:
         return await self.repo.add_alarm(alarm)
 
-    async def add(self, row: StoredNotice) -> None:
+    async def add(self, row: NoticeRow) -> None:
         latest = await self.latest_revision(row.publisher_id, row.document_id)
         self._notices[(row.publisher_id, row.notice_id)] = row
         self._revisions[(row.publisher_id, row.document_id)] = max(latest or 0, row.revision)
@@ -93,15 +95,15 @@ class Plan:
     receipt) and ``original`` (an idempotent duplicate of a stored or new row)."""
 
     rejected: PublishRejected | None = None
-    new: StoredNotice | None = None
-    original: StoredNotice | None = None
+    new: NoticeRow | None = None
+    original: StoredNotice | NoticeRow | None = None
 
 
 async def plan_batch(
     view: LifecycleView,
     items: Sequence[VerifiedPublish],
     *,
-    new_row: Callable[[VerifiedPublish], StoredNotice],
+    new_row: Callable[[VerifiedPublish], NoticeRow],
 ) -> list[Plan]:
     """Check each item in order against the view, which then includes the ones accepted."""
     plans: list[Plan] = []
@@ -128,7 +130,7 @@ async def check_lifecycle(
     verified: VerifiedNotice,
     envelope: EnvelopeStrings,
     now: datetime,
-) -> StoredNotice | None:
+) -> StoredNotice | NoticeRow | None:
     """CONTRACT §3 lifecycle rules. Returns the stored original for an idempotent duplicate,
     ``None`` for a new notice, or raises ``ContractError``."""
     notice = verified.notice
@@ -195,7 +197,7 @@ async def check_lifecycle(
 async def _raise_equivocation(
     repo: LifecycleView,
     *,
-    existing: StoredNotice,
+    existing: StoredNotice | NoticeRow,
     verified: VerifiedNotice,
     envelope: EnvelopeStrings,
     now: datetime,
@@ -222,7 +224,7 @@ async def _raise_equivocation(
             created_at=now,
         )
     )
-    where = "earlier in this batch" if existing.seq is None else f"(seq {existing.seq})"
+    where = f"(seq {existing.seq})" if existing.seq else "earlier in this batch"
     raise ContractError(
         RejectionCode.EQUIVOCATION,
         f"notice {existing.notice_id} was already accepted {where} with different content",

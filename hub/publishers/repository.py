@@ -17,6 +17,7 @@ from hub.publishers.models import (
     PublisherKey,
     StoredNotice,
 )
+from hub.publishers.schemas import NoticeRow
 
 _NOTICES = cast(sa.Table, StoredNotice.__table__)
 
@@ -145,7 +146,7 @@ class PublisherRepository:
             raise RuntimeError("notice_sequence row missing: run `todoke hub migrate`")
         return seen, found, revisions
 
-    async def add_notices(self, notices: Sequence[StoredNotice]) -> None:
+    async def add_notices(self, notices: Sequence[NoticeRow]) -> None:
         """Insert new notices in one executemany. Core, not the unit of work: the rows are only
         inserted, and tracking each one in the session cost more than storing it."""
         columns = [column.key for column in _NOTICES.columns]

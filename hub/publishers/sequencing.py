@@ -18,10 +18,10 @@ from hub.identity import HubIdentity
 from hub.publishers.lifecycle import LifecycleView, Plan, plan_batch, text_of
 from hub.publishers.models import StoredNotice
 from hub.publishers.repository import PublisherRepository
-from hub.publishers.schemas import PublishAccepted, PublishResult, VerifiedPublish
+from hub.publishers.schemas import NoticeRow, PublishAccepted, PublishResult, VerifiedPublish
 
 
-def receipt_of(row: StoredNotice) -> SignedEnvelope:
+def receipt_of(row: StoredNotice | NoticeRow) -> SignedEnvelope:
     return SignedEnvelope(
         protected=row.receipt_protected,
         payload=row.receipt_payload,
@@ -29,7 +29,7 @@ def receipt_of(row: StoredNotice) -> SignedEnvelope:
     )
 
 
-def accepted(row: StoredNotice, *, duplicate: bool) -> PublishAccepted:
+def accepted(row: StoredNotice | NoticeRow, *, duplicate: bool) -> PublishAccepted:
     return PublishAccepted(
         seq=row.seq,
         publisher=row.publisher_id,
@@ -40,11 +40,11 @@ def accepted(row: StoredNotice, *, duplicate: bool) -> PublishAccepted:
     )
 
 
-def new_row(item: VerifiedPublish) -> StoredNotice:
+def new_row(item: VerifiedPublish) -> NoticeRow:
     """The row of a notice to store, without its seq and receipt yet (``assign``)."""
     verified, envelope = item.verified, item.envelope
     notice = verified.notice
-    return StoredNotice(
+    return NoticeRow(
         publisher_id=notice.publisher,
         notice_id=notice.notice_id,
         document_id=notice.document_id,
@@ -57,10 +57,11 @@ def new_row(item: VerifiedPublish) -> StoredNotice:
         payload=envelope.payload,
         signature=envelope.signature,
         received_at=item.now,
+        areas=sorted(set(notice.area)),
     )
 
 
-def _number(row: StoredNotice, *, seq: int, identity: HubIdentity) -> None:
+def _number(row: NoticeRow, *, seq: int, identity: HubIdentity) -> None:
     receipt = Receipt.model_validate(
         {
             "hub": identity.hub_id,
@@ -83,14 +84,14 @@ class SequencedBatch:
     """A numbered batch, not written yet."""
 
     results: list[PublishResult]  # one per planned item
-    rows: list[StoredNotice]  # the new notices, in seq order
+    rows: list[NoticeRow]  # the new notices, in seq order
     last_seq: int
 
 
 def assign(plans: Sequence[Plan], *, last_seq: int, identity: HubIdentity) -> SequencedBatch:
     """Under the sequence lock (``last_seq`` is what it showed): number the new rows in order
     and sign their receipts; one result per plan (a duplicate of a new row gets its seq)."""
-    rows: list[StoredNotice] = []
+    rows: list[NoticeRow] = []
     for plan in plans:
         if plan.new is not None:
             last_seq += 1
