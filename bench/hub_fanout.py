@@ -12,7 +12,7 @@
 Run (PostgreSQL, two hub replicas):
     .venv/bin/python bench/hub_fanout.py
 Options: --subscribers 1741 --replicas 2 --client-processes 2 --ingest 6000
-         --concurrency 32,128,512 --part a|b|both
+         --concurrency 32,128,512 --per-request 1 --part a|b|both
          --pg-url postgresql://postgres@127.0.0.1:5432/test   (--sqlite: one replica on SQLite)
          --profile DIR [--profile-seconds 4 --profile-rate 200]   (py-spy on PATH)
 Targets on a 2-core machine: (a) p99 ≤ 1 s; (b) ingest ≥ 25 % of the raw verify rate.
@@ -249,8 +249,35 @@ class IngestRun:
     cores: dict[str, float]  # CPU cores busy during the run, by whom
 
 
+def publish_bodies(envelopes: list[SignedEnvelope], per_request: int) -> list[bytes]:
+    """The publishers' requests, prepared ahead: one ``publishNotice`` per notice, or
+    ``per_request`` aliased fields per request (a bulk publish)."""
+    if per_request == 1:
+        return [json.dumps({"query": PUBLISH, "variables": {"e": e.model_dump()}}).encode()
+                for e in envelopes]  # fmt: skip
+    bodies = []
+    for start in range(0, len(envelopes), per_request):
+        chunk = envelopes[start : start + per_request]
+        definitions = ", ".join(f"$e{i}: SignedEnvelopeInput!" for i in range(len(chunk)))
+        fields = " ".join(f"p{i}: publishNotice(envelope: $e{i}) {{ __typename }}"
+                          for i in range(len(chunk)))  # fmt: skip
+        variables = {f"e{i}": e.model_dump() for i, e in enumerate(chunk)}
+        query = f"mutation Bulk({definitions}) {{ {fields} }}"
+        bodies.append(json.dumps({"query": query, "variables": variables}).encode())
+    return bodies
+
+
+def accepted_in(answer: bytes) -> int:
+    """PublishAccepted fields in a hub's answer; the common single-notice answer is checked
+    without decoding it (this client's CPU is taken from the hubs')."""
+    if answer.startswith(ACCEPTED):
+        return 1
+    data = json.loads(answer)["data"]
+    return sum(1 for field in data.values() if field["__typename"] == "PublishAccepted")
+
+
 async def run_ingest(
-    hubs: list[Service], envelopes: list[SignedEnvelope], concurrency: int
+    hubs: list[Service], envelopes: list[SignedEnvelope], concurrency: int, per_request: int
 ) -> IngestRun:
     """Publish every envelope with ``concurrency`` clients (each sends its next notice when its
     answer arrived) spread over the replicas (``RawHttp`` keep-alive connections: httpx's own
@@ -258,9 +285,8 @@ async def run_ingest(
     from fanout_client import RawHttp  # bench/ is on sys.path when run as a script
 
     queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for envelope in envelopes:  # requests prepared ahead, as the notices were signed ahead
-        body = {"query": PUBLISH, "variables": {"e": envelope.model_dump()}}
-        queue.put_nowait(json.dumps(body).encode())
+    for body in publish_bodies(envelopes, per_request):  # prepared ahead, as signed ahead
+        queue.put_nowait(body)
     accepted = 0
     pools = [RawHttp(hub.url, concurrency) for hub in hubs]
 
@@ -268,13 +294,7 @@ async def run_ingest(
         nonlocal accepted
         pool = pools[index % len(pools)]
         while not queue.empty():
-            answer = await pool.post_raw("/graphql", queue.get_nowait(), {})
-            # the hub's compact answer, checked without decoding it (this client's CPU is
-            # taken from the hubs'); anything else is decoded and must say the same
-            if answer.startswith(ACCEPTED) or (
-                json.loads(answer)["data"]["publishNotice"]["__typename"] == "PublishAccepted"
-            ):
-                accepted += 1
+            accepted += accepted_in(await pool.post_raw("/graphql", queue.get_nowait(), {}))
 
     cpu = [cpu_seconds(hub.process.pid) for hub in hubs]
     busy, mine, database = machine_busy_seconds(), time.process_time(), postgres_cpu_seconds()
@@ -292,6 +312,7 @@ async def run_ingest(
 
 def report_ingest(runs: list[IngestRun], raw: float, args: argparse.Namespace) -> None:
     print(f"(b) ingest through publishNotice, {args.ingest} pre-signed notices per level, "
+          f"{args.per_request} per request, "
           f"{args.replicas} replica(s); raw Ed25519 verify on this machine: {raw:,.0f}/s (one core)")  # fmt: skip
     for run in runs:
         cores = ", ".join(
@@ -314,6 +335,9 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--ingest", type=int, default=6000, help="notices per concurrency level")
+    parser.add_argument(
+        "--per-request", type=int, default=1, help="publishNotice fields per request (bulk)"
+    )
     parser.add_argument(
         "--concurrency",
         type=lambda text: [int(part) for part in text.split(",")],
@@ -404,7 +428,7 @@ def main() -> None:
             runs = []
             for level, concurrency in enumerate(args.concurrency):
                 share = envelopes[level * args.ingest : (level + 1) * args.ingest]
-                runs.append(asyncio.run(run_ingest(hubs, share, concurrency)))
+                runs.append(asyncio.run(run_ingest(hubs, share, concurrency, args.per_request)))
             for spy in spies:
                 spy.wait()
             report_ingest(runs, raw, args)

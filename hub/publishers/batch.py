@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -94,16 +95,27 @@ class PublishBatcher:
     conflicts: int = 0  # batches stored again lock-first (``WriteConflict``)
 
     async def publish(self, hub: HubState, envelope: EnvelopeStrings) -> PublishResult:
-        future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
-        item = _Received(envelope, hub.clock.now(), future)
-        self._queue.append(item)
-        self._untried.append(item)
+        return (await self.publish_many(hub, [envelope]))[0]
+
+    async def publish_many(
+        self, hub: HubState, envelopes: Sequence[EnvelopeStrings]
+    ) -> list[PublishResult]:
+        """Queue envelopes in this order (one request's fields) and wait for all results."""
+        loop = asyncio.get_running_loop()
+        items = [
+            _Received(envelope, hub.clock.now(), loop.create_future()) for envelope in envelopes
+        ]
+        self._queue.extend(items)
+        self._untried.extend(items)
         if self._arrival is not None and not self._arrival.done():
             self._arrival.set_result(None)
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(hub))
+        waiter = asyncio.gather(*(item.future for item in items))
+        # retrieved even if the caller went away before a failure
+        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
         # shielded: a caller that goes away does not cancel the others' batch
-        return await asyncio.shield(future)
+        return list(await asyncio.shield(waiter))
 
     def _verify_early(self, item: _Received) -> None:
         """Verify with the cached key. Only a success is kept, and only until ``_store``

@@ -7,17 +7,21 @@ guard's lexer pass, parsing the variables, per-field extension hooks, the union'
 ``PublishNoticeResult``:
 
 - the document (by its exact text, cached) lexes within the abuse limits, parses, validates,
-  has one mutation operation with one ``publishNotice(envelope: $variable)`` field (alias
-  allowed) selecting ``__typename`` and inline fragments on ``PublishAccepted`` /
-  ``PublishRejected`` with their plain fields — no named fragments, directives or duplicate
-  keys;
-- the variable is an object of exactly the three strings ``protected``, ``payload``,
+  has one mutation operation whose fields are all ``publishNotice(envelope: $variable)``
+  (aliases allowed; at most ``MAX_PUBLISHES`` of them: a publisher's bulk publish) selecting
+  ``__typename`` and inline fragments on ``PublishAccepted`` / ``PublishRejected`` with their
+  plain fields — no named fragments, directives or duplicate keys;
+- every variable used is an object of exactly the three strings ``protected``, ``payload``,
   ``signature``; the measured cost is within the limits;
-- the client IP's *publish* token is available (taken here, as the GraphQL path would).
+- the client IP has a *publish* token for every field (taken here, as the GraphQL path
+  would).
 
-Then the notice goes to the same ``PublishBatcher`` as the GraphQL path, and the result is
-rendered in the selection's order. In every other case ``None`` is returned and the request
-takes the GraphQL path (errors, RATE_LIMITED with Retry-After, …).
+Then the notices go, in field order, to the same ``PublishBatcher`` as the GraphQL path, and
+the results are rendered in the selection's order. GraphQL executes a mutation's fields one
+after the other; the batcher checks a batch's notices in arrival order, each against the ones
+before it, so a request's Update of the Alert it carries earlier is accepted exactly as the
+GraphQL path would accept it. In every other case ``None`` is returned and the request takes
+the GraphQL path (errors, RATE_LIMITED with Retry-After, …).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from hub.ratelimit import TokenBucketLimiter, ip_key
 from hub.state import HubState
 
 PLAN_CACHE_SIZE = 64
+MAX_PUBLISHES = 100  # fields of one request (a bulk publish); more take the GraphQL path
 _ENVELOPE_FIELDS = ("protected", "payload", "signature")
 _LEAVES: dict[str, frozenset[str]] = {
     "PublishAccepted": frozenset(
@@ -66,14 +71,18 @@ class Leaf:
 
 
 @dataclass(frozen=True)
+class FieldPlan:
+    key: str  # response key of this publishNotice
+    variable: str
+    # the union's selections in order: (type condition, leaves); None = ``__typename``
+    parts: tuple[tuple[str | None, tuple[Leaf, ...]], ...]
+
+
+@dataclass(frozen=True)
 class PublishPlan:
     operation_name: str | None
     document: DocumentNode
-    key: str  # response key of publishNotice
-    variable: str
-    typename_keys: tuple[str, ...]  # ``__typename`` directly on the union
-    # the union's selections in order: (type condition, leaves); None = ``__typename``
-    parts: tuple[tuple[str | None, tuple[Leaf, ...]], ...]
+    fields: tuple[FieldPlan, ...]
 
 
 def _leaves(
@@ -103,23 +112,7 @@ def _leaves(
     return tuple(leaves)
 
 
-def plan_of(document: DocumentNode) -> PublishPlan | None:
-    """The plan of a (validated) document the direct path can answer, else None."""
-    if len(document.definitions) != 1:
-        return None
-    operation = document.definitions[0]
-    if (
-        not isinstance(operation, OperationDefinitionNode)
-        or operation.operation is not OperationType.MUTATION
-        or operation.directives
-        or len(operation.selection_set.selections) != 1
-        or len(operation.variable_definitions or ()) != 1
-    ):
-        return None
-    definition = (operation.variable_definitions or ())[0]
-    if definition.default_value is not None or definition.directives:
-        return None
-    field = operation.selection_set.selections[0]
+def _field_plan(field: object) -> FieldPlan | None:
     if (
         not isinstance(field, FieldNode)
         or field.name.value != "publishNotice"
@@ -133,7 +126,6 @@ def plan_of(document: DocumentNode) -> PublishPlan | None:
         return None
     keys: set[str] = set()
     parts: list[tuple[str | None, tuple[Leaf, ...]]] = []
-    typename_keys: list[str] = []
     for node in field.selection_set.selections:
         if isinstance(node, FieldNode):
             if node.name.value != "__typename" or node.directives:
@@ -142,7 +134,6 @@ def plan_of(document: DocumentNode) -> PublishPlan | None:
             if key in keys:
                 return None
             keys.add(key)
-            typename_keys.append(key)
             parts.append((None, (Leaf(key=key, name="__typename"),)))
         elif isinstance(node, InlineFragmentNode):
             condition = node.type_condition.name.value if node.type_condition else None
@@ -154,13 +145,38 @@ def plan_of(document: DocumentNode) -> PublishPlan | None:
             parts.append((condition, leaves))
         else:
             return None
+    return FieldPlan(
+        key=field.alias.value if field.alias is not None else "publishNotice",
+        variable=argument.value.name.value,
+        parts=tuple(parts),
+    )
+
+
+def plan_of(document: DocumentNode) -> PublishPlan | None:
+    """The plan of a (validated) document the direct path can answer, else None."""
+    if len(document.definitions) != 1:
+        return None
+    operation = document.definitions[0]
+    if (
+        not isinstance(operation, OperationDefinitionNode)
+        or operation.operation is not OperationType.MUTATION
+        or operation.directives
+        or not 1 <= len(operation.selection_set.selections) <= MAX_PUBLISHES
+    ):
+        return None
+    for definition in operation.variable_definitions or ():
+        if definition.default_value is not None or definition.directives:
+            return None
+    fields: list[FieldPlan] = []
+    for selection in operation.selection_set.selections:
+        field = _field_plan(selection)
+        if field is None or any(field.key == other.key for other in fields):
+            return None
+        fields.append(field)
     return PublishPlan(
         operation_name=operation.name.value if operation.name is not None else None,
         document=document,
-        key=field.alias.value if field.alias is not None else "publishNotice",
-        variable=argument.value.name.value,
-        typename_keys=tuple(typename_keys),
-        parts=tuple(parts),
+        fields=tuple(fields),
     )
 
 
@@ -183,7 +199,7 @@ def _values(result: PublishResult) -> tuple[str, dict[str, Any]]:
     return "PublishRejected", {"code": result.code.value, "message": result.message}
 
 
-def render(plan: PublishPlan, result: PublishResult) -> dict[str, Any]:
+def render(plan: FieldPlan, result: PublishResult) -> dict[str, Any]:
     type_name, values = _values(result)
     values["__typename"] = type_name
     out: dict[str, Any] = {}
@@ -252,29 +268,47 @@ class DirectPublish:
         plan = self.plan(query)
         if plan is None or (operation_name is not None and operation_name != plan.operation_name):
             return None
-        envelope = variables.get(plan.variable)
-        if (
-            not isinstance(envelope, dict)
-            or set(envelope) != set(_ENVELOPE_FIELDS)
-            or not all(isinstance(envelope[name], str) for name in _ENVELOPE_FIELDS)
-        ):
-            return None
+        envelopes: list[EnvelopeStrings] = []
+        for field in plan.fields:
+            envelope = variables.get(field.variable)
+            if (
+                not isinstance(envelope, dict)
+                or set(envelope) != set(_ENVELOPE_FIELDS)
+                or not all(isinstance(envelope[name], str) for name in _ENVELOPE_FIELDS)
+            ):
+                return None
+            envelopes.append(
+                EnvelopeStrings(
+                    protected=envelope["protected"],
+                    payload=envelope["payload"],
+                    signature=envelope["signature"],
+                )
+            )
         try:
             measure(plan.document, variables=variables, limits=self.limits)
         except TooComplex:
             return None
-        if self.publish is not None and not self.publish.take(ip_key(client_ip)).allowed:
-            return None  # refused: the GraphQL path answers RATE_LIMITED with Retry-After
-        strings = EnvelopeStrings(
-            protected=envelope["protected"],
-            payload=envelope["payload"],
-            signature=envelope["signature"],
-        )
+        taken = 0
+        if self.publish is not None:
+            for _ in plan.fields:
+                if not self.publish.take(ip_key(client_ip)).allowed:
+                    self._refund(client_ip, taken)
+                    return None  # refused: the GraphQL path answers RATE_LIMITED, Retry-After
+                taken += 1
         try:
-            result = await batcher.publish(hub, strings)
+            results = await batcher.publish_many(hub, envelopes)
         except Exception:
-            if self.publish is not None:
-                self.publish.refund(ip_key(client_ip))
+            self._refund(client_ip, taken)
             return None  # the GraphQL path reports an unexpected failure its way
         self.served += 1
-        return {"data": {plan.key: render(plan, result)}}
+        return {
+            "data": {
+                field.key: render(field, result)
+                for field, result in zip(plan.fields, results, strict=True)
+            }
+        }
+
+    def _refund(self, client_ip: str | None, count: int) -> None:
+        if self.publish is not None:
+            for _ in range(count):
+                self.publish.refund(ip_key(client_ip))

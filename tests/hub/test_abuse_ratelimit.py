@@ -209,3 +209,27 @@ def test_client_key_hashes_the_credential() -> None:
     assert key.startswith("cred:") and "s3cret" not in key
     assert client_key(authorization="Basic abc", client_ip="192.0.2.1") == "ip:192.0.2.1"
     assert client_key(authorization=None, client_ip=None) == "ip:unknown"
+
+
+async def test_a_bulk_publish_takes_one_token_per_field(limited_app: FastAPI) -> None:
+    """Burst 3: a request of four publishNotice fields stores three; the fourth is refused
+    RATE_LIMITED, and nothing was charged twice (the direct path gave its tokens back)."""
+    fields = " ".join(
+        f"p{i}: publishNotice(envelope: $e{i}) {{ __typename ... on PublishRejected {{ code }} }}"
+        for i in range(4)
+    )
+    definitions = ", ".join(f"$e{i}: SignedEnvelopeInput!" for i in range(4))
+    query = f"mutation({definitions}) {{ {fields} }}"
+    variables = {f"e{i}": signed(make_notice()).model_dump() for i in range(4)}
+    async with client(limited_app) as http:
+        response = await http.post("/graphql", json={"query": query, "variables": variables})
+    data = response.json()["data"]
+    assert [data[f"p{i}"]["__typename"] for i in range(4)] == [
+        "PublishAccepted",
+        "PublishAccepted",
+        "PublishAccepted",
+        "PublishRejected",
+    ]
+    assert data["p3"]["code"] == "RATE_LIMITED"
+    async with limited_app.state.hub.transaction() as session:
+        assert (await session.execute(text("SELECT count(*) FROM notices"))).scalar_one() == 3

@@ -9,9 +9,9 @@ import pytest
 from graphql import GraphQLSchema, parse
 
 from hub.graphql.schema import build_schema
-from hub.publishers.direct import DirectPublish, plan_of
+from hub.publishers.direct import MAX_PUBLISHES, DirectPublish, plan_of
 from hub.state import HubState
-from tests.hub.helpers import PUBLISH, HubApi, make_notice, signed
+from tests.hub.helpers import PUBLISH, HubApi, follow_up, make_notice, signed
 
 SCHEMA: GraphQLSchema = build_schema()._schema
 
@@ -77,3 +77,77 @@ async def test_direct_answers_equal_the_graphql_path(
     for case, mine, theirs in zip(cases, direct, reference, strict=True):
         assert mine == theirs, case
     assert direct[0][1]["data"]["publishNotice"]["duplicate"] is True
+
+
+BULK = """mutation Bulk($a: SignedEnvelopeInput!, $b: SignedEnvelopeInput!, $c: SignedEnvelopeInput!) {
+  alert: publishNotice(envelope: $a) { __typename ... on PublishAccepted { seq duplicate } }
+  update: publishNotice(envelope: $b) {
+    __typename ... on PublishAccepted { seq } ... on PublishRejected { code } }
+  again: publishNotice(envelope: $a) { ... on PublishAccepted { seq duplicate } } }"""
+
+
+def bulk_variables() -> dict[str, Any]:
+    alert = make_notice()
+    alert_envelope = signed(alert)
+    update_envelope = signed(follow_up(alert, alert_envelope))
+    bad = {**signed(make_notice()).model_dump(), "signature": "A" * 86}
+    return {"a": alert_envelope.model_dump(), "b": update_envelope.model_dump(), "c": bad}
+
+
+async def test_a_bulk_publish_runs_its_fields_in_order_like_the_graphql_path(
+    api: HubApi, registered: HubState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several publishNotice fields in one request: the Update of the Alert before it is
+    accepted, the repeated Alert is its duplicate — as GraphQL's serial execution gives."""
+    query = BULK.replace(
+        "}\n  again",
+        "}\n  bad: publishNotice(envelope: $c) { ... on PublishRejected { code } }\n  again",
+    )
+    assert plan_of(parse(query)) is not None
+    served: list[bool] = []
+    original = DirectPublish.answer
+
+    async def counting(self: DirectPublish, *args: Any, **kwargs: Any) -> Any:
+        result = await original(self, *args, **kwargs)
+        served.append(result is not None)
+        return result
+
+    monkeypatch.setattr(DirectPublish, "answer", counting)
+    first = bulk_variables()
+    response = await api.http.post("/graphql", json={"query": query, "variables": first})
+    assert served == [True]  # answered by the direct path
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data == {
+        "alert": {"__typename": "PublishAccepted", "seq": 1, "duplicate": False},
+        "update": {"__typename": "PublishAccepted", "seq": 2},
+        "bad": {"code": "BAD_SIGNATURE"},
+        "again": {"seq": 1, "duplicate": True},
+    }
+
+    async def never(self: DirectPublish, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(DirectPublish, "answer", never)  # the same request, GraphQL path
+    second = bulk_variables()
+    reference = (await api.http.post("/graphql", json={"query": query, "variables": second})).json()
+    assert reference["data"] == {
+        "alert": {"__typename": "PublishAccepted", "seq": 3, "duplicate": False},
+        "update": {"__typename": "PublishAccepted", "seq": 4},
+        "bad": {"code": "BAD_SIGNATURE"},
+        "again": {"seq": 3, "duplicate": True},
+    }
+
+
+def test_bulk_plans_have_a_limit_and_distinct_keys() -> None:
+    fields = " ".join(
+        f"p{i}: publishNotice(envelope: $e) {{ __typename }}" for i in range(MAX_PUBLISHES + 1)
+    )
+    too_many = f"mutation($e: SignedEnvelopeInput!) {{ {fields} }}"
+    assert plan_of(parse(too_many)) is None
+    same_key = """mutation($e: SignedEnvelopeInput!) {
+      publishNotice(envelope: $e) { __typename } publishNotice(envelope: $e) { __typename } }"""
+    assert plan_of(parse(same_key)) is None
+    mixed = """mutation($e: SignedEnvelopeInput!) {
+      publishNotice(envelope: $e) { __typename } submitReport(envelope: $e) { __typename } }"""
+    assert plan_of(parse(mixed)) is None
