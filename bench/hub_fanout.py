@@ -294,7 +294,8 @@ async def run_ingest(
         nonlocal accepted
         pool = pools[index % len(pools)]
         while not queue.empty():
-            accepted += accepted_in(await pool.post_raw("/graphql", queue.get_nowait(), {}))
+            answer = await pool.post_raw("/graphql", queue.get_nowait(), {})
+            accepted += accepted_in(answer)  # not `+= await …`: that reads the total first
 
     cpu = [cpu_seconds(hub.process.pid) for hub in hubs]
     busy, mine, database = machine_busy_seconds(), time.process_time(), postgres_cpu_seconds()
