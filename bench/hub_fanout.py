@@ -11,7 +11,7 @@
 
 Run (PostgreSQL, two hub replicas):
     .venv/bin/python bench/hub_fanout.py
-Options: --subscribers 1741 --replicas 2 --client-processes 2 --ingest 6000
+Options: --subscribers 1741 --replicas 2 --client-processes 2 --ingest 15000
          --concurrency 32,128,512 --per-request 1 --part a|b|both
          --pg-url postgresql://postgres@127.0.0.1:5432/test   (--sqlite: one replica on SQLite)
          --profile DIR [--profile-seconds 4 --profile-rate 200]   (py-spy on PATH)
@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1741)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--ingest", type=int, default=6000, help="notices per concurrency level")
+    parser.add_argument("--ingest", type=int, default=15000, help="notices per concurrency level")
     parser.add_argument(
         "--per-request", type=int, default=1, help="publishNotice fields per request (bulk)"
     )

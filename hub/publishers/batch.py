@@ -95,12 +95,22 @@ class PublishBatcher:
     conflicts: int = 0  # batches stored again lock-first (``WriteConflict``)
 
     async def publish(self, hub: HubState, envelope: EnvelopeStrings) -> PublishResult:
-        return (await self.publish_many(hub, [envelope]))[0]
+        [item] = self._enqueue(hub, [envelope])
+        # shielded: a caller that goes away does not cancel the others' batch
+        return await asyncio.shield(item.future)
 
     async def publish_many(
         self, hub: HubState, envelopes: Sequence[EnvelopeStrings]
     ) -> list[PublishResult]:
         """Queue envelopes in this order (one request's fields) and wait for all results."""
+        if len(envelopes) == 1:
+            return [await self.publish(hub, envelopes[0])]
+        waiter = asyncio.gather(*(item.future for item in self._enqueue(hub, envelopes)))
+        # retrieved even if the caller went away before a failure
+        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return list(await asyncio.shield(waiter))
+
+    def _enqueue(self, hub: HubState, envelopes: Sequence[EnvelopeStrings]) -> list[_Received]:
         loop = asyncio.get_running_loop()
         items = [
             _Received(envelope, hub.clock.now(), loop.create_future()) for envelope in envelopes
@@ -111,11 +121,7 @@ class PublishBatcher:
             self._arrival.set_result(None)
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(hub))
-        waiter = asyncio.gather(*(item.future for item in items))
-        # retrieved even if the caller went away before a failure
-        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
-        # shielded: a caller that goes away does not cancel the others' batch
-        return list(await asyncio.shield(waiter))
+        return items
 
     def _verify_early(self, item: _Received) -> None:
         """Verify with the cached key. Only a success is kept, and only until ``_store``
