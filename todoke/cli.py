@@ -12,7 +12,7 @@ from todoke.commands.lazy import LazyGroup
     lazy={
         "keys": "todoke.commands.keys:keys_group",
         "hub": "todoke.commands.hub:hub_group",
-        "publish": "todoke.commands.hub:publish_command",
+        "publish": "todoke.commands.publish:publish_command",
         "node": "todoke.commands.node:node_group",
         "sandbox": "todoke.commands.sandbox:sandbox_group",
         "demo": "todoke.commands.demo:demo_command",

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 from contracts.errors import RejectionCode
-from hub.publishers.client import publish, submit_envelope
+from hub.publishers.client import BULK_NOTICES, publish, submit_envelope, submit_envelopes
 from hub.publishers.schemas import PublishAccepted, PublishRejected
 from hub.settings import HubSettings
 from hub.state import HubState
@@ -107,3 +107,17 @@ async def test_body_over_limit_is_413_on_real_server(
         )
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "TOO_LARGE"
+
+
+async def test_a_bulk_submission_is_split_within_the_hub_limits_and_keeps_its_order(
+    live_hub: tuple[LiveServer, HubState], settings: HubSettings, clock: FixedClock
+) -> None:
+    server, _ = live_hub
+    await register_with_own_engine(settings, cfa_key(), clock)
+    envelopes = [signed(make_notice()) for _ in range(BULK_NOTICES + 7)]
+    envelopes.append(envelopes[3])  # a duplicate, answered with the first one's seq
+    results = await submit_envelopes(envelopes, hub_url=server.url)
+    assert len(results) == len(envelopes)
+    seqs = [r.seq for r in results if isinstance(r, PublishAccepted)]
+    assert seqs == [*range(1, BULK_NOTICES + 8), 4]  # in order, across two requests
+    assert isinstance(results[-1], PublishAccepted) and results[-1].duplicate

@@ -16,8 +16,10 @@ from click.testing import CliRunner, Result
 
 from contracts.jws import SignedEnvelope
 from contracts.keys import private_key_to_pem, public_jwk
-from tests.hub.helpers import CFA_KEY, PREF_KEY, ROOT_KEY, make_notice
-from todoke.commands.hub import hub_group, publish_command
+from hub.publishers.client import sign_notice
+from tests.hub.helpers import CFA_KEY, PREF_KEY, ROOT_KEY, follow_up, make_notice
+from todoke.commands.hub import hub_group
+from todoke.commands.publish import publish_command
 
 TODOKE = Path(sys.executable).parent / "todoke"
 
@@ -383,3 +385,48 @@ def test_keys_rotate_refuses_bad_requests_before_writing_a_key(tmp_path: Path) -
         "--not-before 2027-02-28T15:00:00+00:00 --not-after 2028-02-28T15:00:00+00:00" in ok.output
     )
     assert "todoke hub revoke-key --kid gov-cfa/2026a" in ok.output
+
+
+def test_publish_several_files_in_bulk_in_the_order_given(
+    env: dict[str, str], served_hub: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert add_cfa(env, "--not-before", (now - timedelta(days=1)).isoformat()).exit_code == 0
+    times = {
+        "sent": now.isoformat(),
+        "effective": now.isoformat(),
+        "expires": (now + timedelta(days=30)).isoformat(),
+    }
+    alert = make_notice(**times)
+    update = follow_up(alert, sign_notice(alert, kid="gov-cfa/2026a", private_key=CFA_KEY), **times)
+    stale = make_notice(**times, document_id=alert["document_id"])  # a second Alert of it
+    files = {}
+    for name, notice in (("alert", alert), ("update", update), ("stale", stale)):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(notice, ensure_ascii=False), encoding="utf-8")
+    key_file = tmp_path / "cfa.pem"
+    key_file.write_bytes(private_key_to_pem(CFA_KEY))
+    options = ["--key", str(key_file), "--kid", "gov-cfa/2026a", "--hub", served_hub]
+    runner = CliRunner()
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    nothing = runner.invoke(publish_command, [str(files["alert"]), str(broken), *options])
+    assert nothing.exit_code == 1 and "not readable JSON" in nothing.output  # nothing sent
+
+    result = runner.invoke(publish_command, [str(files["alert"]), str(files["update"]), *options])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{files['alert']}: 受理されました / accepted: seq=1 ")
+    assert lines[1].startswith(f"{files['update']}: 受理されました / accepted: seq=2 ")
+
+    again = runner.invoke(publish_command, [str(files["alert"]), str(files["stale"]), *options])
+    assert again.exit_code == 1
+    assert f"{files['alert']}: 受理済み (重複送信) / already accepted: seq=1" in again.output
+    assert f"{files['stale']}: 拒否されました / rejected: STALE_REVISION" in again.output
+    assert "1 of 2 refused" in again.output
+
+    out = tmp_path / "envelope.json"
+    two_out = [str(files["alert"]), str(files["update"]), *options, "--envelope-out", str(out)]
+    refused = runner.invoke(publish_command, two_out)
+    assert refused.exit_code == 2 and "--envelope-out takes one notice file" in refused.output

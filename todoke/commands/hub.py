@@ -1,4 +1,4 @@
-"""``todoke hub …`` (operate a prefecture hub) and ``todoke publish`` (sign and submit a notice)."""
+"""``todoke hub …``: operate a prefecture hub (``todoke publish`` is in ``todoke.commands.publish``)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.keys import load_private_key_pem
 from hub.clock import SystemClock
 from hub.db import create_engine, create_sessionmaker, upgrade_to_head
 from hub.identity import HubIdentity
-from hub.publishers.client import HubClientError, publish
 from hub.publishers.registry import (
     RegistryError,
     add_publisher_key,
@@ -27,7 +25,6 @@ from hub.publishers.registry import (
     publisher_warnings,
     revoke_key,
 )
-from hub.publishers.schemas import PublishAccepted
 from hub.settings import HubSettings, SettingsError
 
 T = TypeVar("T")
@@ -272,55 +269,6 @@ def root_key() -> None:
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"kid": identity.root_kid, "jwk": identity.public_jwk()}))
-
-
-@click.command("publish")
-@click.argument("notice_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option("--kid", required=True, help="The key id registered at the hub, e.g. gov-cfa/2026a")
-@click.option("--hub", "hub_url", required=True, help="Hub base URL, e.g. http://127.0.0.1:8080")
-@click.option("--envelope-out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def publish_command(
-    notice_file: Path, key_file: Path, kid: str, hub_url: str, envelope_out: Path | None
-) -> None:
-    """Sign NOTICE_FILE locally and submit it to the hub (お知らせの署名と送信)."""
-    try:
-        notice = json.loads(notice_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(
-            f"{notice_file}: JSON として読めません / not readable JSON: {exc}"
-        ) from exc
-    if not isinstance(notice, dict):
-        raise click.ClickException(
-            f"{notice_file}: JSON オブジェクトではありません / not a JSON object"
-        )
-    try:
-        private_key = load_private_key_pem(key_file.read_bytes())
-    except (OSError, ValueError, TypeError) as exc:
-        raise click.ClickException(
-            f"{key_file}: Ed25519 の秘密鍵ではありません / not an Ed25519 private key"
-        ) from exc
-    try:
-        envelope, result = asyncio.run(
-            publish(notice, kid=kid, private_key=private_key, hub_url=hub_url)
-        )
-    except ValueError as exc:
-        raise click.ClickException(f"署名できません / cannot sign: {exc}") from exc
-    except HubClientError as exc:
-        raise click.ClickException(f"送信できません / {exc}") from exc
-    if envelope_out is not None:
-        envelope_out.write_text(json.dumps(envelope.model_dump()) + "\n", encoding="utf-8")
-    if isinstance(result, PublishAccepted):
-        label = (
-            "受理済み (重複送信) / already accepted"
-            if result.duplicate
-            else "受理されました / accepted"
-        )
-        click.echo(f"{label}: seq={result.seq} digest={result.digest}")
-        return
-    raise click.ClickException(f"拒否されました / rejected: {result.code.value}: {result.message}")
 
 
 def _register_subscriber_commands() -> None:
