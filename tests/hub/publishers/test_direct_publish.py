@@ -36,6 +36,27 @@ def test_plans() -> None:
     assert plan_of(parse(inline)) is None
 
 
+def count_direct_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """From now on, one entry per request the direct path saw: True if it answered."""
+    served: list[bool] = []
+    original = DirectPublish.answer
+
+    async def counting(self: DirectPublish, *args: Any, **kwargs: Any) -> Any:
+        result = await original(self, *args, **kwargs)
+        served.append(result is not None)
+        return result
+
+    monkeypatch.setattr(DirectPublish, "answer", counting)
+    return served
+
+
+def only_graphql_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def never(self: DirectPublish, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(DirectPublish, "answer", never)
+
+
 async def post(api: HubApi, query: str, envelope: dict[str, Any], name: str | None) -> Any:
     body: dict[str, Any] = {"query": query, "variables": {"e": envelope, "envelope": envelope}}
     if name is not None:
@@ -57,22 +78,11 @@ async def test_direct_answers_equal_the_graphql_path(
         for name in ((None, "Named") if "Named" in query else (None,))
     ]
     await post(api, PUBLISH, first, None)  # stored: the rest are duplicates or rejections
-    served: list[bool] = []
-    original = DirectPublish.answer
-
-    async def counting(self: DirectPublish, *args: Any, **kwargs: Any) -> Any:
-        result = await original(self, *args, **kwargs)
-        served.append(result is not None)
-        return result
-
-    monkeypatch.setattr(DirectPublish, "answer", counting)
+    served = count_direct_answers(monkeypatch)
     direct = [await post(api, *case) for case in cases]
     assert any(served) and not all(served)
 
-    async def never(self: DirectPublish, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    monkeypatch.setattr(DirectPublish, "answer", never)
+    only_graphql_path(monkeypatch)
     reference = [await post(api, *case) for case in cases]
     for case, mine, theirs in zip(cases, direct, reference, strict=True):
         assert mine == theirs, case
@@ -104,15 +114,7 @@ async def test_a_bulk_publish_runs_its_fields_in_order_like_the_graphql_path(
         "}\n  bad: publishNotice(envelope: $c) { ... on PublishRejected { code } }\n  again",
     )
     assert plan_of(parse(query)) is not None
-    served: list[bool] = []
-    original = DirectPublish.answer
-
-    async def counting(self: DirectPublish, *args: Any, **kwargs: Any) -> Any:
-        result = await original(self, *args, **kwargs)
-        served.append(result is not None)
-        return result
-
-    monkeypatch.setattr(DirectPublish, "answer", counting)
+    served = count_direct_answers(monkeypatch)
     first = bulk_variables()
     response = await api.http.post("/graphql", json={"query": query, "variables": first})
     assert served == [True]  # answered by the direct path
@@ -125,10 +127,7 @@ async def test_a_bulk_publish_runs_its_fields_in_order_like_the_graphql_path(
         "again": {"seq": 1, "duplicate": True},
     }
 
-    async def never(self: DirectPublish, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    monkeypatch.setattr(DirectPublish, "answer", never)  # the same request, GraphQL path
+    only_graphql_path(monkeypatch)  # the same request, GraphQL path
     second = bulk_variables()
     reference = (await api.http.post("/graphql", json={"query": query, "variables": second})).json()
     assert reference["data"] == {
