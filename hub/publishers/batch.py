@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from contracts.jws import MAX_ENVELOPE_BYTES
 from hub.publishers.batch_write import WriteConflict, WriteGuard, write_batch
 from hub.publishers.lifecycle import LifecycleView, plan_batch
 from hub.publishers.repository import PublisherRepository
@@ -48,7 +47,7 @@ from hub.publishers.schemas import (
     PublishResult,
     VerifiedPublish,
 )
-from hub.publishers.sequencing import SequencedBatch, assign, new_row
+from hub.publishers.sequencing import SequencedBatch, assign, new_row, sequence_verified
 from hub.publishers.service import (
     header_kid,
     signed_envelope,
@@ -199,7 +198,6 @@ class PublishBatcher:
         self, hub: HubState, batch: list[_Received], *, plan_first: bool
     ) -> tuple[list[PublishResult], list[tuple[int, list[str]]]]:
         sequenced: SequencedBatch | None = None
-        areas: dict[int, list[str]] = {}
         async with hub.transaction() as session:
             repo = PublisherRepository(session)
             # the batch's keys as they are now, in one query; the cache follows the registry
@@ -224,8 +222,8 @@ class PublishBatcher:
                     checked.append(verify_envelope(item.envelope, keys=lookup, now=item.now))
             verified = [item for item in checked if isinstance(item, VerifiedPublish)]
             if verified:
-                view = LifecycleView(repo)
                 if plan_first:  # plan on one snapshot, lock, write if the plan still holds
+                    view = LifecycleView(repo)
                     seen = await view.prefetch(verified)
                     plans = await plan_batch(view, verified, new_row=new_row)
                     locked = await self._meanwhile(asyncio.ensure_future(repo.lock_sequence()))
@@ -235,26 +233,22 @@ class PublishBatcher:
                         notice_ids=frozenset(view.touched_ids),
                         document_ids=frozenset(view.touched_documents),
                     )
+                    sequenced = assign(plans, last_seq=locked, identity=hub.identity)
                 else:
                     locked = await self._meanwhile(asyncio.ensure_future(repo.lock_sequence()))
-                    await view.prefetch(verified)
-                    plans = await plan_batch(view, verified, new_row=new_row)
+                    sequenced = await sequence_verified(
+                        session, verified, identity=hub.identity, locked_seq=locked
+                    )
                     guard = WriteGuard.locked_first(locked)
-                sequenced = assign(plans, last_seq=locked, identity=hub.identity)
-                areas = await write_batch(session, sequenced, guard=guard)
+                await write_batch(session, sequenced, guard=guard)
         outcomes = iter(sequenced.results if sequenced is not None else ())
         results: list[PublishResult] = [
             next(outcomes) if isinstance(item, VerifiedPublish) else item for item in checked
         ]
         new_rows = sequenced.rows if sequenced is not None else []
         self.stored += len(new_rows)
-        return results, [(row.seq, areas[row.seq]) for row in new_rows]
+        return results, [(row.seq, row.areas) for row in new_rows]
 
 
 def header_kid_of(item: _Received) -> str | None:
-    """The kid an unverified envelope names (None for junk or an oversized envelope, which
-    ``verify_envelope`` refuses before it looks a key up)."""
-    signed = signed_envelope(item.envelope)
-    if signed.size() > MAX_ENVELOPE_BYTES:
-        return None
-    return header_kid(signed)
+    return header_kid(signed_envelope(item.envelope))

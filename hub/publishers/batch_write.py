@@ -19,21 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.publishers.models import SEQUENCE_ROW_ID, StoredNotice
+from hub.publishers.models import NOTICES_TABLE, SEQUENCE_ROW_ID
 from hub.publishers.repository import PublisherRepository
 from hub.publishers.sequencing import SequencedBatch
 from hub.subscribers.fanout import CHANNEL, notify_payload
 from hub.subscribers.repository import FeedRepository
 
-_NOTICES = cast(sa.Table, StoredNotice.__table__)
-_COLUMNS = [column.key for column in _NOTICES.columns]
+_COLUMNS = [column.key for column in NOTICES_TABLE.columns]
 
 
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
@@ -58,7 +57,7 @@ WITH conflict AS (
 ), stored AS (
     INSERT INTO notices ({", ".join(_COLUMNS)})
     SELECT {", ".join(_COLUMNS)}
-    FROM json_to_recordset(CAST(:rows AS JSON)) AS n({", ".join(map(_column_type, _NOTICES.columns))})
+    FROM json_to_recordset(CAST(:rows AS JSON)) AS n({", ".join(map(_column_type, NOTICES_TABLE.columns))})
     WHERE NOT (SELECT found FROM conflict)
 ), indexed AS (
     INSERT INTO notice_areas (seq, area)
@@ -93,14 +92,12 @@ class WriteConflict(Exception):
     """A notice committed after the plan looked touches what the plan relied on."""
 
 
-async def write_batch(
-    session: AsyncSession, batch: SequencedBatch, *, guard: WriteGuard
-) -> dict[int, list[str]]:
+async def write_batch(session: AsyncSession, batch: SequencedBatch, *, guard: WriteGuard) -> None:
     """Write the batch's new notices (in seq order) with their areas, or raise
-    ``WriteConflict`` and write nothing; the areas by seq."""
-    areas = {row.seq: row.areas for row in batch.rows}
+    ``WriteConflict`` and write nothing."""
     if not batch.rows:
-        return areas
+        return
+    areas = {row.seq: row.areas for row in batch.rows}
     if session.get_bind().dialect.name == "postgresql":
         await _write_postgresql(session, batch, areas, guard)
     else:
@@ -110,7 +107,6 @@ async def write_batch(
         await repo.set_last_seq(batch.last_seq)
         await repo.add_notices(batch.rows)
         await FeedRepository(session).add_areas_many(areas)
-    return areas
 
 
 async def _write_postgresql(

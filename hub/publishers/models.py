@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,6 +66,9 @@ class StoredNotice(Base):
     receipt_protected: Mapped[str] = mapped_column(sa.Text)
     receipt_payload: Mapped[str] = mapped_column(sa.Text)
     receipt_signature: Mapped[str] = mapped_column(sa.Text)
+
+
+NOTICES_TABLE = cast(sa.Table, StoredNotice.__table__)  # for Core statements on ``notices``
 
 
 class NoticeSequence(Base):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.publishers.models import (
+    NOTICES_TABLE,
     SEQUENCE_ROW_ID,
     Alarm,
     NoticeSequence,
@@ -18,8 +18,6 @@ from hub.publishers.models import (
     StoredNotice,
 )
 from hub.publishers.schemas import NoticeRow
-
-_NOTICES = cast(sa.Table, StoredNotice.__table__)
 
 
 class PublisherRepository:
@@ -149,9 +147,10 @@ class PublisherRepository:
     async def add_notices(self, notices: Sequence[NoticeRow]) -> None:
         """Insert new notices in one executemany. Core, not the unit of work: the rows are only
         inserted, and tracking each one in the session cost more than storing it."""
-        columns = [column.key for column in _NOTICES.columns]
+        columns = [column.key for column in NOTICES_TABLE.columns]
         await self.session.execute(
-            sa.insert(_NOTICES), [{key: getattr(row, key) for key in columns} for row in notices]
+            sa.insert(NOTICES_TABLE),
+            [{key: getattr(row, key) for key in columns} for row in notices],
         )
 
     async def get_notice(self, publisher_id: str, notice_id: str) -> StoredNotice | None:

@@ -111,13 +111,18 @@ def assign(plans: Sequence[Plan], *, last_seq: int, identity: HubIdentity) -> Se
 
 
 async def sequence_verified(
-    session: AsyncSession, items: Sequence[VerifiedPublish], *, identity: HubIdentity
+    session: AsyncSession,
+    items: Sequence[VerifiedPublish],
+    *,
+    identity: HubIdentity,
+    locked_seq: int | None = None,
 ) -> SequencedBatch:
-    """Take the sequence lock, then check verified notices in order against committed state:
-    one result per item (a rejection, a duplicate's original, or the new notice with the
-    next gap-free seq and its signed receipt). The caller writes the new rows."""
+    """Take the sequence lock (unless the caller took it in this transaction: ``locked_seq``
+    is what ``lock_sequence`` returned), then check verified notices in order against
+    committed state: one result per item (a rejection, a duplicate's original, or the new
+    notice with the next gap-free seq and its signed receipt). The caller writes the rows."""
     repo = PublisherRepository(session)
-    last_seq = await repo.lock_sequence()
+    last_seq = await repo.lock_sequence() if locked_seq is None else locked_seq
     view = LifecycleView(repo)
     await view.prefetch(items)
     plans = await plan_batch(view, items, new_row=new_row)

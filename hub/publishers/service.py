@@ -30,8 +30,10 @@ from hub.publishers.trust import RegistryKeyLookup, trusted_key
 
 
 def header_kid(envelope: SignedEnvelope) -> str | None:
-    """The ``kid`` the header names, or None for a junk header (the verifier answers that with
-    BAD_ENVELOPE/BAD_ALG before it looks any key up)."""
+    """The ``kid`` the header names, or None for an oversized envelope (never parsed) or a junk
+    header: the verifier refuses both (TOO_LARGE, BAD_ENVELOPE/BAD_ALG) before any key."""
+    if envelope.size() > MAX_ENVELOPE_BYTES:
+        return None
     try:
         kid = envelope.header().get("kid")
     except ContractError:
@@ -93,10 +95,7 @@ async def verify_publish(
 ) -> VerifiedPublish | PublishRejected:
     """``verify_envelope`` with the key the header names, read in ``session`` (unless
     ``known_keys`` has it from earlier in this transaction)."""
-    signed = signed_envelope(envelope)
-    if signed.size() > MAX_ENVELOPE_BYTES:
-        return verify_envelope(envelope, keys=RegistryKeyLookup({}), now=now)
-    keys = await _lookup_for(PublisherRepository(session), signed, known_keys)
+    keys = await _lookup_for(PublisherRepository(session), signed_envelope(envelope), known_keys)
     return verify_envelope(envelope, keys=keys, now=now)
 
 

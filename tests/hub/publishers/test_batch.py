@@ -29,6 +29,7 @@ from hub.publishers.service import verify_publish
 from hub.state import HubState
 from hub.subscribers.models import NoticeArea
 from hub.subscribers.repository import FeedRepository
+from tests.fixtures.database import backend
 from tests.hub.helpers import (
     CFA_KID,
     NOW,
@@ -157,6 +158,17 @@ class HeldKeyQuery:
         monkeypatch.setattr(PublisherRepository, "get_keys", get_keys)
 
 
+async def batcher_knowing_the_key(
+    registered: HubState, monkeypatch: pytest.MonkeyPatch
+) -> tuple[PublishBatcher, HeldKeyQuery]:
+    """A batcher that stored one notice (so it has cached the key), with the key query held."""
+    batcher = PublishBatcher()
+    held = HeldKeyQuery(monkeypatch)
+    held.released.set()
+    assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
+    return batcher, held
+
+
 async def publish_during_a_held_batch(
     registered: HubState, batcher: PublishBatcher, held: HeldKeyQuery
 ) -> PublishResult:
@@ -176,10 +188,7 @@ async def publish_during_a_held_batch(
 async def test_arrivals_are_verified_while_a_batch_waits_and_kept_if_the_key_is_unchanged(
     registered: HubState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batcher = PublishBatcher()
-    held = HeldKeyQuery(monkeypatch)
-    held.released.set()
-    assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
+    batcher, held = await batcher_knowing_the_key(registered, monkeypatch)
     assert batcher.verified_early == 0  # nothing waited: verified in its own batch
     second = await publish_during_a_held_batch(registered, batcher, held)
     assert isinstance(second, PublishAccepted) and second.seq == 3
@@ -189,10 +198,7 @@ async def test_arrivals_are_verified_while_a_batch_waits_and_kept_if_the_key_is_
 async def test_a_revocation_overrules_an_early_verification_with_the_cached_key(
     registered: HubState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batcher = PublishBatcher()
-    held = HeldKeyQuery(monkeypatch)
-    held.released.set()
-    assert isinstance(await batcher.publish(registered, strings(make_notice())), PublishAccepted)
+    batcher, held = await batcher_knowing_the_key(registered, monkeypatch)
     calls = 0
 
     async def revoke_before_the_second_batch(repo: PublisherRepository) -> None:
@@ -223,3 +229,36 @@ async def test_an_unknown_kid_is_refused_and_forgotten(registered: HubState) -> 
     result = await batcher.publish(registered, strings(make_notice()))
     assert isinstance(result, PublishRejected) and result.code is RejectionCode.UNKNOWN_KEY
     assert batcher.keys.get(CFA_KID) is None
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="another transaction commits meanwhile")
+async def test_a_notice_committed_between_plan_and_lock_makes_the_batch_store_again_lock_first(
+    registered: HubState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch planned the envelope as new; another replica stores the same envelope before
+    this batch takes the lock: the guarded write refuses, and the lock-first retry answers the
+    duplicate with the other replica's seq — one row, no gap."""
+    envelope = strings(make_notice())
+    original = PublisherRepository.lock_sequence
+    calls = 0
+
+    async def other_replica_first(repo: PublisherRepository) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            async with registered.transaction() as session:
+                checked = await verify_publish(session, envelope=envelope, now=NOW)
+                assert isinstance(checked, VerifiedPublish)
+                [stored] = await store_verified(session, [checked], identity=registered.identity)
+                assert isinstance(stored, PublishAccepted) and stored.seq == 1
+        return await original(repo)
+
+    monkeypatch.setattr(PublisherRepository, "lock_sequence", other_replica_first)
+    batcher = PublishBatcher()
+    result = await batcher.publish(registered, envelope)
+    assert batcher.conflicts == 1
+    assert isinstance(result, PublishAccepted)
+    assert (result.seq, result.duplicate) == (1, True)
+    async with registered.transaction() as session:
+        assert await PublisherRepository(session).count_notices() == 1
+        assert await FeedRepository(session).last_seq() == 1
